@@ -1,0 +1,14 @@
+"""Every periodic job in one place, each with the reason for its cadence."""
+
+from celery.schedules import crontab
+
+CELERY_BEAT_SCHEDULE = {
+    # Proves to /healthz that beat and at least one worker are alive; 10 s keeps the
+    # health answer fresh without noticeable load.
+    "worker-heartbeat": {"task": "scrm.heartbeat", "schedule": 10.0},
+    # Points lots expire at the end of their day; running hourly keeps balances honest
+    # within the hour while each run only touches the lots that are due.
+    "points-expire": {"task": "members.points_expire_due", "schedule": crontab(minute=5)},
+    # Coupons past their validity become "expired" (the funnel's last state); hourly is enough.
+    "coupons-expire": {"task": "members.coupons_expire_due", "schedule": crontab(minute=15)},
+}

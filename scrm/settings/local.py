@@ -1,0 +1,13 @@
+"""Local development and `make run`: embedded PostgreSQL/Redis unless URLs are given."""
+
+from .base import *  # noqa: F401,F403
+from .base import configure_services, database_url, env, redis_url
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = SECRET_KEY or "local-dev-only-not-secret"  # noqa: F405
+# Development keys only; production refuses to start without real ones.
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or ["bG9jYWwtZGV2LW9ubHkta2V5LW5vdC1zZWNyZXQtMDA="]  # noqa: F405
+LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or "local-dev-lookup-key"  # noqa: F405
+DEMO_MODE = env.bool("DEMO_MODE", default=True)
+
+globals().update(configure_services(database_url(), redis_url()))

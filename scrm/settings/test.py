@@ -1,0 +1,20 @@
+"""Test settings: embedded servers unless DATABASE_URL / REDIS_URL point at real ones."""
+
+from .base import *  # noqa: F401,F403
+from .base import configure_services, database_url, redis_url
+
+SECRET_KEY = "test-not-secret"
+DEBUG = False
+FIELD_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWtleS1ub3Qtc2VjcmV0LTAwMDAwMDA="]
+LOOKUP_HASH_KEY = "test-lookup-key"
+DEMO_MODE = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+globals().update(configure_services(database_url(), redis_url()))

@@ -1,0 +1,16 @@
+"""Host routing: mall hosts -> public schema (mall admin, API, sidebar); brand domains -> brand."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from django_tenants.middleware.main import TenantMainMiddleware
+
+
+class MallTenantMiddleware(TenantMainMiddleware):
+    def no_tenant_found(self, request, hostname):
+        if hostname in settings.MALL_HOSTS:
+            self.setup_url_routing(request=request, force_public=True)
+            request.tenant = None
+            return None
+        raise Http404(f'No brand or mall is served at "{hostname}".')
