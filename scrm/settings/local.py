@@ -10,4 +10,6 @@ FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or ["bG9jYWwtZGV2LW9ubHkta2V5LW5vd
 LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or "local-dev-lookup-key"  # noqa: F405
 DEMO_MODE = env.bool("DEMO_MODE", default=True)
 
+WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
+
 globals().update(configure_services(database_url(), redis_url()))

@@ -17,4 +17,6 @@ STORAGES = {
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
+WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
+
 globals().update(configure_services(database_url(), redis_url()))
