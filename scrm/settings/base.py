@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
     "Every error has the shape {code, message, fields}.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_URLCONF": "scrm.urls_mall",  # the API lives on the mall host, not on brand domains
 }
 
 # --- Celery ---

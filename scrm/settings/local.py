@@ -11,5 +11,6 @@ LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or "local-dev-lookup-key"  # noqa: F405
 DEMO_MODE = env.bool("DEMO_MODE", default=True)
 
 WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
+STATIC_ROOT = None  # nothing collected locally; WhiteNoise serves from the finders
 
 globals().update(configure_services(database_url(), redis_url()))

@@ -18,5 +18,6 @@ STORAGES = {
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
+STATIC_ROOT = None  # nothing collected locally; WhiteNoise serves from the finders
 
 globals().update(configure_services(database_url(), redis_url()))
