@@ -32,3 +32,8 @@ def guide_customer_get(*, guide: Guide, code: str):
     if relationship is None:
         raise NotFound("Customer not found. 客户不存在。", code="customer_not_found")
     return relationship
+
+
+def guides_active_count(*, brand) -> int:
+    """Active guides of one brand (the guide directory is public; filtered by brand)."""
+    return Guide.objects.filter(brand=brand, status=GuideStatus.ACTIVE).count()

@@ -6,7 +6,7 @@ import re
 
 from django.db.models import QuerySet
 
-from scrm.errors import NotFound
+from scrm.errors import AppError, NotFound
 from tenants.access import Principal
 
 from .identity import lookup_hash, member_code_is_valid, phone_normalize
@@ -26,7 +26,7 @@ def member_filter_query(queryset: QuerySet, q: str, *, prefix: str = "") -> Quer
     if re.fullmatch(r"[+\d\s\-]{11,16}", q):
         try:
             return queryset.filter(**{f"{prefix}phone_hash": lookup_hash(phone_normalize(q))})
-        except Exception:
+        except AppError:  # looks like a phone but is not a valid one: nobody matches
             return queryset.none()
     return queryset.filter(**{f"{prefix}name__startswith": q})
 
@@ -86,3 +86,27 @@ def brand_coupons(*, member: Member) -> QuerySet:
     from .brand.models import BrandCoupon
 
     return BrandCoupon.objects.filter(member=member).select_related("template").order_by("-issued_at")
+
+
+def brand_member_counts(*, since) -> dict:
+    """Dashboard counts of the current brand schema's memberships, without a slow COUNT(*).
+
+    Above 100,000 rows the total is PostgreSQL's planner estimate (free); below, an exact count.
+    ``since`` counts the memberships joined after a moment (an index range scan on joined_at).
+    """
+    from scrm.pagination import estimated_table_rows
+
+    from .brand.models import BrandMember
+
+    estimate = estimated_table_rows(BrandMember._meta.db_table)
+    is_estimate = estimate > 100_000
+    total = estimate if is_estimate else BrandMember.objects.count()
+    return {"total": total, "total_is_estimate": is_estimate,
+            "since": BrandMember.objects.filter(joined_at__gte=since).count()}
+
+
+def tier_names() -> dict[str, str]:
+    """Tier code -> display name (e.g. "gold" -> "金卡 Gold"); a handful of rows."""
+    from .models import TierRule
+
+    return dict(TierRule.objects.values_list("code", "name"))

@@ -15,5 +15,10 @@ def healthz(request):
 def mall_home(request):
     from tenants.models import Brand
 
-    brands = Brand.objects.order_by("name")
+    host = request.get_host()
+    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+    brands = list(Brand.objects.prefetch_related("domains").order_by("name"))
+    for brand in brands:
+        domain = next((d.domain for d in brand.domains.all() if d.is_primary), None)
+        brand.dashboard_url = f"{request.scheme}://{domain}{':' + port if port else ''}/" if domain else ""
     return render(request, "mall/home.html", {"brands": brands})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 from django.http import Http404
 from django_tenants.middleware.main import TenantMainMiddleware
 
@@ -11,6 +12,7 @@ class MallTenantMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request, hostname):
         if hostname in settings.MALL_HOSTS:
             self.setup_url_routing(request=request, force_public=True)
-            request.tenant = None
+            # django-tenants' own admin templates read request.tenant.schema_name
+            request.tenant = connection.tenant
             return None
         raise Http404(f'No brand or mall is served at "{hostname}".')

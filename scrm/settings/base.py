@@ -120,12 +120,14 @@ def configure_services(db_url: str, redis: str) -> dict:
 
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# TENANT_LIMIT_SET_CALLS stays off on purpose: SET search_path is transactional, so a rolled-back
+# savepoint would silently restore the previous schema while django-tenants believed it set.
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "/admin/login/"  # the mall host; brand dashboards and the sidebar have their own
 
 # Chinese first, English second.
 LANGUAGE_CODE = "zh-hans"
