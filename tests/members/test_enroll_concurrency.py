@@ -4,7 +4,6 @@ import threading
 import uuid
 
 import pytest
-
 from django.db import connection, connections
 from django_tenants.utils import schema_context
 
