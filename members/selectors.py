@@ -23,7 +23,7 @@ def member_filter_query(queryset: QuerySet, q: str, *, prefix: str = "") -> Quer
         return queryset
     if member_code_is_valid(q):
         return queryset.filter(**{f"{prefix}code": q})
-    if re.fullmatch(r"[+\d\s\-]{11,16}", q):
+    if re.fullmatch(r"[+\d\s\-()]{11,20}", q):
         try:
             return queryset.filter(**{f"{prefix}phone_hash": lookup_hash(phone_normalize(q))})
         except AppError:  # looks like a phone but is not a valid one: nobody matches

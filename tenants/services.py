@@ -45,7 +45,7 @@ def brand_onboard(*, name: str, slug: str, category: str, name_en: str = "", act
             name=name.strip(), name_en=name_en.strip(), slug=slug, category=category,
             schema_name="brand_" + slug.replace("-", "_"),
         )
-        brand.save()  # auto_create_schema: creates and migrates the brand schema
+        brand.save(verbosity=0)  # auto_create_schema: creates and migrates the brand schema quietly
         Domain.objects.create(domain=f"{slug}.{settings.BRAND_DOMAIN_SUFFIX}", tenant=brand, is_primary=True)
         audit(action="brand.onboarded", actor=actor, brand=brand, slug=slug)
     return brand

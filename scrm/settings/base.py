@@ -141,6 +141,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "scrm" / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
+# Messages can carry a one-time secret (a new API key): keep them server-side, not in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = False
 
 # --- Field encryption (phones at rest) ---
