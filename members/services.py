@@ -427,6 +427,26 @@ def tier_evaluate(*, member: Member, entry: PointsEntry | None = None) -> TierCh
     return change
 
 
+def tiers_reevaluate_window(*, now: dt.datetime | None = None, band_days: int = 2) -> int:
+    """Re-evaluate the members whose earned points just left the rolling 12-month window.
+
+    Only members with a positive entry created 365..365+band_days days ago are touched, so the
+    nightly cost follows the points that expire from the window, not the number of members.
+    """
+    now = now or timezone.now()
+    window_start = now - dt.timedelta(days=365)
+    member_ids = (PointsEntry.objects.filter(
+        amount__gt=0, kind__in=[PointsKind.EARN, PointsKind.ADJUST],
+        created_at__lt=window_start, created_at__gte=window_start - dt.timedelta(days=band_days),
+    ).values_list("member_id", flat=True).distinct())
+    changed = 0
+    for member in Member.objects.filter(pk__in=member_ids).exclude(tier=_lowest_tier_code()).iterator():
+        with transaction.atomic():
+            if tier_evaluate(member=_lock_member(member)):
+                changed += 1
+    return changed
+
+
 # --------------------------------------------------------------------------- coupons
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter

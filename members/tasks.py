@@ -11,6 +11,11 @@ def points_expire_due() -> int:
     return services.points_expire_due()
 
 
+@shared_task(name="members.tiers_reevaluate_window", ignore_result=True)
+def tiers_reevaluate_window() -> int:
+    return services.tiers_reevaluate_window()
+
+
 @shared_task(name="members.coupons_expire_due", ignore_result=True)
 def coupons_expire_due() -> None:
     """Mall coupons here, then one job per brand schema for the brands' own coupons."""

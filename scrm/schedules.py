@@ -9,6 +9,9 @@ CELERY_BEAT_SCHEDULE = {
     # Points lots expire at the end of their day; running hourly keeps balances honest
     # within the hour while each run only touches the lots that are due.
     "points-expire": {"task": "members.points_expire_due", "schedule": crontab(minute=5)},
+    # Tiers follow rolling 12-month points: once a night (03:30, quiet hours) re-check the members
+    # whose points just left the window; a 2-day band covers one missed night.
+    "tiers-reevaluate": {"task": "members.tiers_reevaluate_window", "schedule": crontab(hour=3, minute=30)},
     # Coupons past their validity become "expired" (the funnel's last state); hourly is enough.
     "coupons-expire": {"task": "members.coupons_expire_due", "schedule": crontab(minute=15)},
 }

@@ -107,3 +107,16 @@ def test_expiry_takes_the_oldest_lots_first(db):
     member.refresh_from_db()
     assert member.points_balance == 0
     assert PointsEntry.objects.filter(member=member, kind="expire").count() == 1
+
+
+def test_tier_drops_when_points_leave_the_window(db):
+    member = Member.objects.create(code=services.member_code_new())
+    services.points_earn(member=member, amount=2500, idempotency_key="big")
+    member.refresh_from_db()
+    assert member.tier == "silver"
+    PointsEntry.objects.filter(member=member).update(created_at=timezone.now() - dt.timedelta(days=366))
+    changed = services.tiers_reevaluate_window()
+    again = services.tiers_reevaluate_window()
+    member.refresh_from_db()
+    assert (changed, again, member.tier) == (1, 0, "normal")
+    assert member.tier_changes.order_by("-id").first().is_upgrade is False
