@@ -41,7 +41,15 @@ def _wait_healthy(port: str, timeout: float = 60) -> float | None:
     return None
 
 
+def _stop_requested(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that
+    # ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, _stop_requested)
+    signal.signal(signal.SIGTERM, _stop_requested)
     t0 = time.monotonic()
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.local")
@@ -59,7 +67,8 @@ def main() -> int:
         _manage("migrate_schemas", "--shared", "-v", "0", env=env)
         _manage("migrate_schemas", "--tenant", "-v", "0", env=env)
         _say("seeding the demo mall (idempotent)")
-        _manage("seed_demo", env=env)
+        seed_args = ["--members", env["SEED_MEMBERS"]] if env.get("SEED_MEMBERS") else []
+        _manage("seed_demo", *seed_args, env=env)
         beat_schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
         commands = {
             "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
