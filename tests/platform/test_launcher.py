@@ -32,8 +32,10 @@ def test_launcher_serves_a_healthy_platform_and_stops_cleanly(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(SCRM_DATA_DIR=str(tmp_path), PORT=str(port), SEED_MEMBERS="60", WORKER_CONCURRENCY="1")
+    log_path = tmp_path / "launcher.log"
+    log = log_path.open("w")
     launcher = subprocess.Popen([sys.executable, "-m", "scrm.launcher"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         health = None
@@ -51,9 +53,13 @@ def test_launcher_serves_a_healthy_platform_and_stops_cleanly(tmp_path):
         assert _get(f"http://127.0.0.1:{port}/", host=f"localhost:{port}")[0] == 200
         assert _get(f"http://127.0.0.1:{port}/login/", host=f"lancome.localhost:{port}")[0] == 200
         assert _get(f"http://127.0.0.1:{port}/admin/login/", host=f"localhost:{port}")[0] == 200
+        while time.monotonic() < deadline and "admin12345" not in log_path.read_text():
+            time.sleep(0.5)  # the banner with the demo logins comes once the launcher saw /healthz
     finally:
         os.killpg(launcher.pid, signal.SIGINT)
-        output, _ = launcher.communicate(timeout=60)
+        launcher.wait(timeout=60)
+        log.close()
+    output = log_path.read_text()
     assert launcher.returncode == 0, output[-3000:]
     assert "[scrm] stopped" in output
     assert "admin12345" in output  # the banner with the demo logins
