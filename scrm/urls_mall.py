@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from scrm.views import healthz, mall_home
+from wecom.views import callback as wecom_callback
 
 urlpatterns = [
     path("", mall_home, name="mall_home"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("sidebar/", include("guides.sidebar_urls")),
+    path("wecom/callback/", wecom_callback, name="wecom-callback"),
 ]

@@ -18,6 +18,9 @@ class Relationship(models.Model):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name="会员 Member")
     external_userid = models.CharField("外部联系人ID External userid", max_length=64, blank=True)
     channel = models.CharField("渠道 Channel", max_length=64, blank=True)
+    state = models.CharField("活码State Contact-way state", max_length=64, blank=True, default="", db_default="",
+                             help_text="As WeCom sent it; the channel is derived from it")
+    readded_count = models.PositiveSmallIntegerField("重新添加次数 Re-adds", default=0, db_default=0)
     added_at = models.DateTimeField("添加时间 Added at")
     status = models.CharField("状态 Status", max_length=10, choices=RelationshipStatus.choices,
                               default=RelationshipStatus.ACTIVE)

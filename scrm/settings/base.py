@@ -47,6 +47,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "members.brand",
     "guides.brand",
+    "wecom.brand",
     "tasks",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
@@ -200,4 +201,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-WECOM_CORP_ID_DEFAULT = env.str("WECOM_CORP_ID", default="ww-demo-mall")
+
+# --- WeCom (企业微信): the mall's corp. Brands with their own corp are rows in the admin. ---
+# The API base (gettoken included) so the same code talks to WeCom, a proxy or the simulator.
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com/cgi-bin/")
+WECOM_OAUTH_AUTHORIZE_URL = env.str("WECOM_OAUTH_AUTHORIZE_URL",
+                                    default="https://open.weixin.qq.com/connect/oauth2/authorize")
+WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")
+WECOM_SECRET = env.str("WECOM_SECRET", default="")  # customer-contact (客户联系) secret
+WECOM_AGENT_ID = env.str("WECOM_AGENT_ID", default="")
+WECOM_AGENT_SECRET = env.str("WECOM_AGENT_SECRET", default="")
+WECOM_TOKEN = env.str("WECOM_TOKEN", default="")  # callback Token
+WECOM_AES_KEY = env.str("WECOM_AES_KEY", default="")  # callback EncodingAESKey (43 characters)
+WECOM_CORP_ID_DEFAULT = WECOM_CORP_ID or "ww-demo-mall"
+# Events stuck in the inbox longer than this are picked up by the sweeper.
+WECOM_INBOX_SWEEP_AFTER_SECONDS = env.int("WECOM_INBOX_SWEEP_AFTER_SECONDS", default=15)

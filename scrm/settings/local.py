@@ -13,4 +13,12 @@ DEMO_MODE = env.bool("DEMO_MODE", default=True)
 WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
 STATIC_ROOT = None  # nothing collected locally; WhiteNoise serves from the finders
 
+# The demo WeCom corp (the bundled simulator) unless a real corp is configured.
+from wecom.demo import DEMO_CORP  # noqa: E402
+
+for _name, _value in DEMO_CORP.items():
+    if not globals().get(_name):
+        globals()[_name] = _value
+WECOM_CORP_ID_DEFAULT = WECOM_CORP_ID  # noqa: F405
+
 globals().update(configure_services(database_url(), redis_url()))

@@ -20,4 +20,11 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_USE_FINDERS = True  # serve static straight from the apps, no collectstatic
 STATIC_ROOT = None  # nothing collected locally; WhiteNoise serves from the finders
 
+# Tests always talk to the demo corp (a simulator the tests start themselves).
+from wecom.demo import DEMO_CORP  # noqa: E402
+
+globals().update(DEMO_CORP)
+WECOM_CORP_ID_DEFAULT = DEMO_CORP["WECOM_CORP_ID"]
+WECOM_API_BASE = "http://127.0.0.1:9/cgi-bin/"  # nothing listens: a test that forgets the simulator fails
+
 globals().update(configure_services(database_url(), redis_url()))

@@ -1,0 +1,255 @@
+"""The WeCom adapter: wechatpy's enterprise client, extended and made safe.
+
+- The API base, gettoken included (wechatpy hard-codes it), comes from ``WECOM_API_BASE``.
+- The access token lives in Redis and is shared by every process.
+- On 40001/40014/42001 the token is refreshed and the call retried ONCE (wechatpy alone recurses
+  without limit); 45009/45033 raise :class:`RateLimited` so a Celery task can back off and retry
+  later without blocking other work.
+- Every call is recorded in :class:`wecom.models.ApiCall` (no token, no secret).
+Facts: ../shared/reference/wecom-api.md §1, §10, §11.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import time
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from wechatpy.enterprise import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ERRCODES = {40001, 40014, 42001}
+RATE_ERRCODES = {45009, 45033}
+# Endpoints whose repetition would duplicate a side effect on the customer's phone or in WeCom.
+NOT_REDRIVABLE = {"externalcontact/send_welcome_msg", "externalcontact/add_msg_template",
+                  "externalcontact/transfer_customer", "externalcontact/resigned/transfer_customer"}
+SECRET_FIELDS = {"access_token", "corpsecret", "secret"}
+
+
+class WeComError(Exception):
+    """WeCom answered with a non-zero errcode (or could not be reached: errcode None)."""
+
+    def __init__(self, errcode: int | None, errmsg: str, endpoint: str):
+        super().__init__(f"{endpoint}: {errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.endpoint = endpoint
+
+
+class RateLimited(WeComError):
+    """45009 / 45033: try again later (the caller decides when; nothing is blocked meanwhile)."""
+
+
+def _clean(data):
+    if isinstance(data, dict):
+        return {k: ("***" if k in SECRET_FIELDS else _clean(v)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_clean(v) for v in data[:200]]
+    return data
+
+
+class WeComClient(WeChatClient):
+    """One corp's client. Use :func:`mall_client` for the mall's corp."""
+
+    def __init__(self, *, corp_id: str, secret: str, api_base: str, redis_client, record: bool = True):
+        storage = RedisStorage(redis_client, prefix="scrm:wecom")
+        super().__init__(corp_id, secret, session=storage, timeout=10, auto_retry=False)
+        self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
+        self.record = record
+
+    @property
+    def access_token_key(self) -> str:
+        # wechatpy puts the first 10 characters of the secret in the key; we use a hash instead
+        digest = hashlib.sha256(self.secret.encode()).hexdigest()[:12]
+        return f"{self.corp_id}:{digest}:access_token"
+
+    def fetch_access_token(self):
+        return self._fetch_access_token(url=self.API_BASE_URL + "gettoken",
+                                        params={"corpid": self.corp_id, "corpsecret": self.secret})
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        endpoint = url_or_endpoint.replace(self.API_BASE_URL, "") if url_or_endpoint.startswith("http") \
+            else url_or_endpoint
+        body = kwargs.get("data")
+        if isinstance(body, bytes | str):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                body = None
+        started = time.monotonic()
+        attempts, errcode, errmsg, status = 0, None, "", "ok"
+        try:
+            while True:
+                attempts += 1
+                call_kwargs = copy.deepcopy(kwargs)
+                try:
+                    result = super()._request(method, url_or_endpoint, **call_kwargs)
+                    errcode, errmsg = 0, "ok"
+                    return result
+                except WeChatClientException as exc:
+                    errcode, errmsg = exc.errcode, str(exc.errmsg or "")
+                    if errcode in TOKEN_ERRCODES and attempts == 1:
+                        # a token WeCom no longer accepts: drop it, fetch a new one, retry once
+                        self.session.delete(self.access_token_key)
+                        self.expires_at = None
+                        continue
+                    if errcode in RATE_ERRCODES:
+                        status = "rate_limited"
+                        raise RateLimited(errcode, errmsg, endpoint) from exc
+                    status = "error" if errcode is not None else "network"
+                    raise WeComError(errcode, errmsg, endpoint) from exc
+                except OSError as exc:  # requests' ConnectionError/Timeout are OSErrors
+                    status, errmsg = "network", exc.__class__.__name__
+                    raise WeComError(None, errmsg, endpoint) from exc
+        finally:
+            duration_ms = int((time.monotonic() - started) * 1000)
+            logger.info("wecom.call", extra={"endpoint": endpoint, "errcode": errcode, "attempts": attempts,
+                                             "duration_ms": duration_ms})
+            if self.record:
+                _record_call(corp_id=self.corp_id, method=method.upper(), endpoint=endpoint,
+                             params=_clean(dict(kwargs.get("params") or {})), body=_clean(body), errcode=errcode,
+                             errmsg=errmsg, status=status, attempts=attempts, duration_ms=duration_ms)
+
+    # ---- endpoints wechatpy 1.8.18 lacks (reference §11) -------------------------------------
+
+    def get_contact(self, external_userid: str, cursor: str = "") -> dict:
+        params = {"external_userid": external_userid}
+        if cursor:
+            params["cursor"] = cursor
+        return self.get("externalcontact/get", params=params)
+
+    def batch_get_by_user(self, userids: list[str], cursor: str = "", limit: int = 100) -> dict:
+        return self.post("externalcontact/batch/get_by_user",
+                         data={"userid_list": userids[:100], "cursor": cursor, "limit": min(limit, 100)})
+
+    def remark(self, **body) -> dict:
+        return self.post("externalcontact/remark", data=body)
+
+    def send_welcome_msg(self, body: dict) -> dict:
+        return self.post("externalcontact/send_welcome_msg", data=body)
+
+    def add_contact_way(self, **body) -> dict:
+        return self.post("externalcontact/add_contact_way", data=body)
+
+    def update_contact_way(self, **body) -> dict:
+        return self.post("externalcontact/update_contact_way", data=body)
+
+    def del_contact_way(self, config_id: str) -> dict:
+        return self.post("externalcontact/del_contact_way", data={"config_id": config_id})
+
+    def list_contact_way(self, cursor: str = "", limit: int = 1000, **window) -> dict:
+        return self.post("externalcontact/list_contact_way", data={"cursor": cursor, "limit": limit, **window})
+
+    def get_unassigned_list(self, cursor: str = "", page_size: int = 1000) -> dict:
+        return self.post("externalcontact/get_unassigned_list", data={"cursor": cursor, "page_size": page_size})
+
+    def resigned_transfer_customer(self, handover: str, takeover: str, external_userids: list[str]) -> dict:
+        assert len(external_userids) <= 100, "WeCom takes at most 100 customers per call"
+        return self.post("externalcontact/resigned/transfer_customer",
+                         data={"handover_userid": handover, "takeover_userid": takeover,
+                               "external_userid": external_userids})
+
+    def resigned_transfer_result(self, handover: str, takeover: str, cursor: str = "") -> dict:
+        return self.post("externalcontact/resigned/transfer_result",
+                         data={"handover_userid": handover, "takeover_userid": takeover, "cursor": cursor})
+
+    def transfer_customer(self, handover: str, takeover: str, external_userids: list[str], message: str = "") -> dict:
+        assert len(external_userids) <= 100, "WeCom takes at most 100 customers per call"
+        return self.post("externalcontact/transfer_customer",
+                         data={"handover_userid": handover, "takeover_userid": takeover,
+                               "external_userid": external_userids, "transfer_success_msg": message})
+
+    def transfer_result(self, handover: str, takeover: str, cursor: str = "") -> dict:
+        return self.post("externalcontact/transfer_result",
+                         data={"handover_userid": handover, "takeover_userid": takeover, "cursor": cursor})
+
+    def groupchat_list(self, cursor: str = "", limit: int = 1000, status_filter: int = 0,
+                       owners: list[str] | None = None) -> dict:
+        body = {"status_filter": status_filter, "cursor": cursor, "limit": limit}
+        if owners:
+            body["owner_filter"] = {"userid_list": owners[:100]}
+        return self.post("externalcontact/groupchat/list", data=body)
+
+    def groupchat_get(self, chat_id: str) -> dict:
+        return self.post("externalcontact/groupchat/get", data={"chat_id": chat_id, "need_name": 1})
+
+    def groupchat_transfer(self, chat_ids: list[str], new_owner: str) -> dict:
+        assert len(chat_ids) <= 100, "WeCom takes at most 100 groups per call"
+        return self.post("externalcontact/groupchat/transfer", data={"chat_id_list": chat_ids, "new_owner": new_owner})
+
+    def add_join_way(self, **body) -> dict:
+        return self.post("externalcontact/groupchat/add_join_way", data=body)
+
+    def get_join_way(self, config_id: str) -> dict:
+        return self.post("externalcontact/groupchat/get_join_way", data={"config_id": config_id})
+
+    def del_join_way(self, config_id: str) -> dict:
+        return self.post("externalcontact/groupchat/del_join_way", data={"config_id": config_id})
+
+    def get_moment_list(self, start_time: int, end_time: int, cursor: str = "", limit: int = 20, **filters) -> dict:
+        return self.post("externalcontact/get_moment_list",
+                         data={"start_time": start_time, "end_time": end_time, "cursor": cursor,
+                               "limit": min(limit, 20), **filters})
+
+    def get_corp_tags(self) -> dict:
+        return self.post("externalcontact/get_corp_tag_list", data={})
+
+    def auth_getuserinfo(self, code: str) -> dict:
+        return self.get("auth/getuserinfo", params={"code": code})
+
+
+@lru_cache(maxsize=8)
+def _redis(url: str):
+    return redis.Redis.from_url(url)
+
+
+def mall_client(*, agent: bool = False) -> WeComClient:
+    """The mall corp's client: the customer-contact secret, or the self-built app's (``agent=True``)."""
+    secret = settings.WECOM_AGENT_SECRET if agent else settings.WECOM_SECRET
+    return WeComClient(corp_id=settings.WECOM_CORP_ID, secret=secret, api_base=settings.WECOM_API_BASE,
+                       redis_client=_redis(settings.REDIS_URL))
+
+
+def _record_call(**fields) -> None:
+    from .models import ApiCall
+
+    fields["redrivable"] = fields["endpoint"] not in NOT_REDRIVABLE
+    fields["errmsg"] = (fields.get("errmsg") or "")[:255]
+    try:
+        ApiCall.objects.create(**fields)
+    except Exception:  # the call log must never break the call itself
+        logger.warning("wecom.call_not_recorded", extra={"endpoint": fields["endpoint"]}, exc_info=True)
+
+
+def api_call_redrive(call) -> dict:
+    """Repeat a recorded call (from the admin). Refuses calls whose repetition duplicates a side effect."""
+    from scrm.errors import AppError
+
+    if not call.redrivable:
+        raise AppError("This call cannot be repeated safely. 该调用不可重发。", code="not_redrivable")
+    client = mall_client()
+    params = {k: v for k, v in (call.params or {}).items() if k != "access_token"}
+    before = _latest_call_id()
+    try:
+        if call.method == "GET":
+            return client.get(call.endpoint, params=params)
+        return client.post(call.endpoint, params=params, data=call.body or {})
+    finally:
+        from .models import ApiCall
+
+        ApiCall.objects.filter(pk__gt=before, endpoint=call.endpoint, redriven_from__isnull=True).update(
+            redriven_from=call)
+
+
+def _latest_call_id() -> int:
+    from .models import ApiCall
+
+    return ApiCall.objects.order_by("-id").values_list("id", flat=True).first() or 0

@@ -1,0 +1,411 @@
+"""WeCom callbacks: verify, store in the inbox, process exactly once.
+
+Receiving only verifies, decrypts and stores (so WeCom gets its 200 within milliseconds and no
+event is lost if Redis or the workers are down); processing happens in a Celery task, claimed
+atomically so two workers (or a worker and the sweeper) never apply the same event twice.
+Facts: ../shared/reference/wecom-api.md §4 (callbacks), §5 (welcome), §2.3 (externalcontact/get).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import xmltodict
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+
+from guides.models import Guide
+from tenants.services import audit
+
+from .client import RateLimited, WeComError, mall_client
+from .models import CallbackEvent, CallbackRejection, InboxStatus, WelcomeDelivery, WelcomeStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+CLAIM_SECONDS = 300
+
+
+class CallbackRejected(Exception):
+    def __init__(self, reason: str, detail: str = "", status: int = 400):
+        super().__init__(reason)
+        self.reason, self.detail, self.status = reason, detail, status
+
+
+def _crypto() -> WeChatCrypto:
+    return WeChatCrypto(settings.WECOM_TOKEN, settings.WECOM_AES_KEY, settings.WECOM_CORP_ID)
+
+
+def callback_reject_log(*, method: str, reason: str, detail: str, remote_addr: str, query: str, body: bytes) -> None:
+    CallbackRejection.objects.create(method=method, reason=reason, detail=detail[:255], remote_addr=remote_addr[:64],
+                                     query=query[:500], body_excerpt=body[:500].decode("utf-8", "replace"))
+    logger.warning("wecom.callback_rejected", extra={"reason": reason})
+
+
+def callback_verify_url(*, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+    """GET verification: check the signature, decrypt echostr, return the plaintext as-is."""
+    try:
+        return _crypto().check_signature(msg_signature, timestamp, nonce, echostr)
+    except InvalidSignatureException as exc:
+        raise CallbackRejected("bad_signature", status=403) from exc
+    except InvalidCorpIdException as exc:
+        raise CallbackRejected("wrong_corp", status=403) from exc
+    except Exception as exc:  # undecodable echostr
+        raise CallbackRejected("bad_echostr", exc.__class__.__name__) from exc
+
+
+def dedup_key(fields: dict) -> str:
+    """WeCom retries with the same payload; customer-contact events have no MsgId (reference §4.1)."""
+    subject = fields.get("UserID") or fields.get("ChatId") or fields.get("Id") or ""
+    parts = [fields.get("Event", ""), fields.get("ChangeType", ""), subject, fields.get("ExternalUserID", ""),
+             str(fields.get("CreateTime", "")), fields.get("UpdateDetail", ""), fields.get("FailReason", "")]
+    return "|".join(parts)[:255]
+
+
+def callback_receive(*, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> tuple[CallbackEvent, bool]:
+    """Verify, decrypt and store one POSTed event. Returns (event, created). Never processes it."""
+    try:
+        plaintext = _crypto().decrypt_message(body, msg_signature, timestamp, nonce)
+    except InvalidSignatureException as exc:
+        raise CallbackRejected("bad_signature", status=403) from exc
+    except InvalidCorpIdException as exc:
+        raise CallbackRejected("wrong_corp", status=403) from exc
+    except Exception as exc:  # malformed XML, missing Encrypt, bad padding
+        raise CallbackRejected("malformed", exc.__class__.__name__) from exc
+    try:
+        fields = xmltodict.parse(plaintext)["xml"]
+        create_time = int(fields.get("CreateTime") or 0)
+        event = fields.get("Event") or fields.get("MsgType") or ""
+    except Exception as exc:
+        raise CallbackRejected("malformed", "decrypted payload is not event XML") from exc
+    key = dedup_key(fields)
+    with connection.cursor() as cursor:
+        # one statement: a retry of the same event only counts the delivery
+        cursor.execute(
+            """
+            INSERT INTO wecom_callbackevent
+                (corp_id, dedup_key, event, change_type, user_id, external_userid, chat_id, create_time, payload,
+                 received_at, receive_count, status, attempts, result)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, now(), 1, 'pending', 0, '')
+            ON CONFLICT (dedup_key) DO UPDATE SET receive_count = wecom_callbackevent.receive_count + 1
+            RETURNING id, (xmax = 0) AS inserted
+            """,
+            [settings.WECOM_CORP_ID, key, event[:64], (fields.get("ChangeType") or "")[:64],
+             (fields.get("UserID") or "")[:64], (fields.get("ExternalUserID") or "")[:64],
+             (fields.get("ChatId") or "")[:64], create_time, _json(fields)],
+        )
+        event_id, inserted = cursor.fetchone()
+    return CallbackEvent.objects.get(pk=event_id), inserted
+
+
+def _json(fields) -> str:
+    import json
+
+    return json.dumps(fields, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- processing
+
+def inbox_claim(event_id: int) -> CallbackEvent | None:
+    """Take the event for processing, or None if it is done or another worker holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE wecom_callbackevent
+               SET status = 'processing', attempts = attempts + 1,
+                   locked_until = now() + make_interval(secs => %s)
+             WHERE id = %s
+               AND (status = 'pending' OR (status = 'processing' AND locked_until < now()))
+               AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+            RETURNING id
+            """,
+            [CLAIM_SECONDS, event_id],
+        )
+        row = cursor.fetchone()
+    return CallbackEvent.objects.get(pk=row[0]) if row else None
+
+
+def inbox_due_ids(*, older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Events a worker should have taken by now (pending, or a claim that expired)."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    pending = CallbackEvent.objects.filter(status=InboxStatus.PENDING, received_at__lte=cutoff).exclude(
+        next_attempt_at__gt=now)
+    stale = CallbackEvent.objects.filter(status=InboxStatus.PROCESSING, locked_until__lt=now)
+    return list(pending.union(stale).values_list("id", flat=True)[:limit])
+
+
+class Outcome:
+    def __init__(self, status: str = InboxStatus.DONE, result: str = "", brand=None, after_commit=None):
+        self.status, self.result, self.brand, self.after_commit = status, result, brand, after_commit
+
+
+def inbox_process(event_id: int) -> str | None:
+    """Process one inbox event exactly once. Returns its final status, or None if not ours to take."""
+    event = inbox_claim(event_id)
+    if event is None:
+        return None
+    handler = HANDLERS.get((event.event, event.change_type)) or HANDLERS.get((event.event, "*"))
+    try:
+        with transaction.atomic():
+            outcome = handler(event) if handler else Outcome(InboxStatus.IGNORED, "no handler for this event")
+            # marking done in the same transaction as the effects: applied exactly once
+            CallbackEvent.objects.filter(pk=event.pk).update(
+                status=outcome.status, result=outcome.result[:255], processed_at=timezone.now(),
+                brand=outcome.brand, locked_until=None, next_attempt_at=None)
+    except RateLimited as exc:
+        _retry_later(event, f"rate limited ({exc.errcode})", delay=min(300, 5 * 2 ** event.attempts))
+        return InboxStatus.PENDING
+    except Exception as exc:
+        logger.exception("wecom.callback_failed", extra={"event_id": event.pk})
+        if event.attempts >= MAX_ATTEMPTS:
+            CallbackEvent.objects.filter(pk=event.pk).update(status=InboxStatus.FAILED, locked_until=None,
+                                                             result=f"{exc.__class__.__name__}: {exc}"[:255])
+            return InboxStatus.FAILED
+        _retry_later(event, f"{exc.__class__.__name__}: {exc}", delay=min(600, 2 ** event.attempts))
+        return InboxStatus.PENDING
+    if outcome.after_commit:
+        outcome.after_commit()
+    return outcome.status
+
+
+def _retry_later(event: CallbackEvent, why: str, *, delay: float) -> None:
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        status=InboxStatus.PENDING, locked_until=None, result=why[:255],
+        next_attempt_at=timezone.now() + dt.timedelta(seconds=delay))
+
+
+# --------------------------------------------------------------------------- handlers
+
+def _guide(userid: str) -> Guide | None:
+    return Guide.objects.select_related("brand").filter(wecom_userid=userid).first()
+
+
+def channel_from_state(state: str) -> str:
+    """The channel a customer came through, from the contact way's State.
+
+    Live codes we create carry the channel itself (≤ 30 characters). WeCom rewrites State for some
+    paths: acquisition links (获客链接) arrive as ``wb:<n>:<custom>``; we keep the custom part with a
+    ``link:`` prefix. No State means a direct add (search, card share).
+    """
+    state = (state or "").strip()
+    if not state:
+        return "direct"
+    if state.startswith("wb:"):
+        parts = state.split(":", 2)
+        return "link:" + (parts[2] if len(parts) == 3 and parts[2] else parts[1] if len(parts) > 1 else "")
+    return state[:64]
+
+
+def _customer_profile(external_userid: str, guide_userid: str) -> tuple[dict, dict]:
+    """externalcontact/get -> (external_contact, this guide's follow_user entry). Empty on a WeCom error."""
+    try:
+        data = mall_client().get_contact(external_userid)
+    except RateLimited:
+        raise
+    except WeComError as exc:
+        logger.warning("wecom.contact_fetch_failed", extra={"errcode": exc.errcode})
+        return {}, {}
+    follow = next((f for f in data.get("follow_user", []) if f.get("userid") == guide_userid), {})
+    return data.get("external_contact", {}), follow
+
+
+def handle_add_contact(event: CallbackEvent) -> Outcome:
+    """add_external_contact / add_half_external_contact: enrol, relate, welcome (golden path step 3)."""
+    from guides.services import relationship_add
+    from members.services import Identity, Profile, member_enroll
+
+    fields = event.payload
+    guide = _guide(event.user_id)
+    if guide is None:
+        return Outcome(InboxStatus.IGNORED, f"unknown guide {event.user_id}")
+    brand = guide.brand
+    if not brand.is_active:
+        return Outcome(InboxStatus.IGNORED, "brand suspended: no new enrolment", brand=brand)
+    contact, follow = _customer_profile(event.external_userid, guide.wecom_userid)
+    state = fields.get("State") or follow.get("state") or ""
+    channel = channel_from_state(state)
+    gender = {1: "male", 2: "female"}.get(contact.get("gender"), "")
+    result = member_enroll(
+        brand=brand, identity=Identity(external_userid=event.external_userid, corp_id=event.corp_id,
+                                       unionid=contact.get("unionid", "")),
+        profile=Profile(name=contact.get("name", ""), gender=gender), guide=guide if guide.is_active else None,
+        channel=channel, actor="wecom")
+    added_at = dt.datetime.fromtimestamp(int(follow.get("createtime") or event.create_time), tz=dt.UTC)
+    relationship, change = relationship_add(guide=guide, member=result.member, external_userid=event.external_userid,
+                                            channel=channel, state=state, added_at=added_at)
+    welcome_code = fields.get("WelcomeCode") or ""
+    status = WelcomeStatus.PENDING if welcome_code else WelcomeStatus.NO_CODE
+    if change == "unchanged":
+        return Outcome(result=f"already related ({relationship.pk})", brand=brand)
+    delivery = WelcomeDelivery.objects.create(event=event, brand=brand, guide=guide, member=result.member,
+                                              status=status)
+    after = None
+    if welcome_code:
+        def after():
+            from .tasks import welcome_send
+
+            welcome_send.delay(delivery.pk)
+    return Outcome(result=f"{change} relationship {relationship.pk}; member {result.member.code}", brand=brand,
+                   after_commit=after)
+
+
+def handle_relationship_end(event: CallbackEvent) -> Outcome:
+    """del_external_contact (guide removed the customer) / del_follow_user (customer removed the guide)."""
+    from guides.services import relationship_end
+    from members.models import MemberExternalId
+
+    guide = _guide(event.user_id)
+    if guide is None:
+        return Outcome(InboxStatus.IGNORED, f"unknown guide {event.user_id}")
+    member_id = MemberExternalId.objects.filter(corp_id=event.corp_id, external_userid=event.external_userid
+                                                ).values_list("member_id", flat=True).first()
+    if member_id is None:
+        return Outcome(InboxStatus.IGNORED, "unknown customer", brand=guide.brand)
+    if event.change_type == "del_follow_user":
+        reason = "deleted_by_customer"
+    elif event.payload.get("Source") == "DELETE_BY_TRANSFER":
+        reason = "transferred"
+    else:
+        reason = "deleted_by_guide"
+    ended = relationship_end(guide=guide, member_id=member_id, reason=reason,
+                             at=dt.datetime.fromtimestamp(event.create_time, tz=dt.UTC))
+    return Outcome(result=f"relationship ended ({reason})" if ended else "no active relationship",
+                   brand=guide.brand)
+
+
+def handle_edit_contact(event: CallbackEvent) -> Outcome:
+    """edit_external_contact: refresh what we keep of the customer (name, unionid) from WeCom."""
+    from members.models import Member, MemberExternalId
+
+    guide = _guide(event.user_id)
+    member_id = MemberExternalId.objects.filter(corp_id=event.corp_id, external_userid=event.external_userid
+                                                ).values_list("member_id", flat=True).first()
+    if guide is None or member_id is None:
+        return Outcome(InboxStatus.IGNORED, "unknown guide or customer")
+    contact, _follow = _customer_profile(event.external_userid, guide.wecom_userid)
+    member = Member.objects.select_for_update().get(pk=member_id)
+    changed = []
+    if contact.get("name") and not member.name:
+        member.name = contact["name"][:50]
+        changed.append("name")
+    if contact.get("unionid") and not member.unionid and not Member.objects.filter(unionid=contact["unionid"]).exists():
+        member.unionid = contact["unionid"]
+        changed.append("unionid")
+    if changed:
+        member.save(update_fields=[*changed, "updated_at"])
+    return Outcome(result=f"refreshed {','.join(changed) or 'nothing'}", brand=guide.brand)
+
+
+def handle_transfer_fail(event: CallbackEvent) -> Outcome:
+    """transfer_fail: a takeover did not happen (customer refused or successor at limit)."""
+    guide = _guide(event.user_id)
+    audit(action="wecom.transfer_failed", actor="wecom", brand=guide.brand if guide else None,
+          guide_id=guide.pk if guide else None, external_userid=event.external_userid,
+          reason=event.payload.get("FailReason", ""))
+    return Outcome(result=f"transfer failed: {event.payload.get('FailReason', '')}",
+                   brand=guide.brand if guide else None)
+
+
+def handle_contact_member(event: CallbackEvent) -> Outcome:
+    """change_contact: a WeCom member (guide) created / updated / deleted."""
+    from guides.services import guide_resign
+
+    guide = _guide(event.user_id)
+    if event.change_type == "delete_user":
+        if guide is None:
+            return Outcome(InboxStatus.IGNORED, f"unknown member {event.user_id}")
+        guide_resign(guide=guide, source="wecom_callback")
+        return Outcome(result="guide resigned", brand=guide.brand)
+    if guide is None:
+        return Outcome(InboxStatus.IGNORED, f"member {event.user_id} is not in the guide directory")
+    name = event.payload.get("Name")
+    if name and name != guide.name:
+        Guide.objects.filter(pk=guide.pk).update(name=name[:50])
+    return Outcome(result="guide updated", brand=guide.brand)
+
+
+HANDLERS = {
+    ("change_external_contact", "add_external_contact"): handle_add_contact,
+    ("change_external_contact", "add_half_external_contact"): handle_add_contact,
+    ("change_external_contact", "edit_external_contact"): handle_edit_contact,
+    ("change_external_contact", "del_external_contact"): handle_relationship_end,
+    ("change_external_contact", "del_follow_user"): handle_relationship_end,
+    ("change_external_contact", "transfer_fail"): handle_transfer_fail,
+    ("change_contact", "create_user"): handle_contact_member,
+    ("change_contact", "update_user"): handle_contact_member,
+    ("change_contact", "delete_user"): handle_contact_member,
+}
+
+
+# --------------------------------------------------------------------------- welcome message
+
+def welcome_content(*, brand, guide, member) -> tuple[dict, str]:
+    """The brand's welcome message for this customer, issuing the welcome coupon. (body, coupon code)."""
+    from members.services import coupon_issue
+
+    from .brand.models import WelcomeMessage
+
+    with schema_context(brand.schema_name):
+        config = WelcomeMessage.objects.filter(is_active=True).select_related("coupon_template").first()
+        if config is None:
+            return {}, ""
+        text = config.text.replace("{guide}", guide.name).replace("{name}", member.name or "")
+        attachments, coupon_code = [], ""
+        if config.coupon_template_id:
+            coupon = coupon_issue(template=config.coupon_template, member=member, guide=guide, channel="welcome",
+                                  actor="wecom")
+            coupon_code = coupon.code
+            text += f"\n🎁 {config.coupon_template.name}：{coupon.code}"
+        if config.miniprogram_appid:
+            page = config.miniprogram_page + (f"?coupon={coupon_code}" if coupon_code else "")
+            attachments.append({"msgtype": "miniprogram", "miniprogram": {
+                "title": config.miniprogram_title or brand.name, "appid": config.miniprogram_appid,
+                "page": page, "pic_media_id": ""}})
+        elif config.link_url:
+            attachments.append({"msgtype": "link", "link": {"title": config.link_title or brand.name,
+                                                           "url": config.link_url}})
+    body = {"text": {"content": text[:4000]}}
+    if attachments:
+        body["attachments"] = attachments
+    return body, coupon_code
+
+
+def welcome_send(delivery_id: int) -> str:
+    """Send the welcome message with the event's WelcomeCode (valid 20 s, single use; reference §5).
+
+    Never retried blindly: a WelcomeCode works once. A rate-limit answer raises RateLimited so the
+    task can try again within the 20 seconds; any other error is recorded as the outcome.
+    """
+    try:
+        with transaction.atomic():
+            delivery = (WelcomeDelivery.objects.select_for_update()
+                        .select_related("event", "brand", "guide", "member")
+                        .filter(pk=delivery_id, status=WelcomeStatus.PENDING).first())
+            if delivery is None:
+                return "not pending"
+            body, coupon_code = welcome_content(brand=delivery.brand, guide=delivery.guide, member=delivery.member)
+            if not body:
+                WelcomeDelivery.objects.filter(pk=delivery.pk).update(status=WelcomeStatus.NOT_CONFIGURED)
+                return WelcomeStatus.NOT_CONFIGURED
+            mall_client().send_welcome_msg({"welcome_code": delivery.event.payload.get("WelcomeCode", ""), **body})
+            WelcomeDelivery.objects.filter(pk=delivery.pk).update(
+                status=WelcomeStatus.SENT, errcode=0, sent_at=timezone.now(), content=body, coupon_code=coupon_code,
+                latency_ms=max(0, int((time.time() - delivery.event.create_time) * 1000)))
+            return WelcomeStatus.SENT
+    except RateLimited:
+        raise
+    except WeComError as exc:
+        # rolled back: the coupon the message promised was not issued either
+        status = {41050: WelcomeStatus.CODE_EXPIRED, 41051: WelcomeStatus.ALREADY_CHATTING}.get(
+            exc.errcode, WelcomeStatus.FAILED)
+        WelcomeDelivery.objects.filter(pk=delivery_id, status=WelcomeStatus.PENDING).update(
+            status=status, errcode=exc.errcode)
+        return status

@@ -1,0 +1,34 @@
+"""WeCom Celery tasks. Each takes an id, re-reads state and is safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+from .client import RateLimited
+
+
+@shared_task(name="wecom.process_callback", ignore_result=True, acks_late=True)
+def process_callback(event_id: int) -> str | None:
+    """Safe to run twice: the inbox claim lets exactly one run apply the event."""
+    return services.inbox_process(event_id)
+
+
+@shared_task(name="wecom.inbox_sweep", ignore_result=True)
+def inbox_sweep() -> int:
+    """Re-enqueue events no worker took (Redis/workers were down, a worker died mid-event)."""
+    ids = services.inbox_due_ids(older_than_seconds=settings.WECOM_INBOX_SWEEP_AFTER_SECONDS)
+    for event_id in ids:
+        process_callback.delay(event_id)
+    return len(ids)
+
+
+@shared_task(name="wecom.welcome_send", bind=True, ignore_result=True, max_retries=6)
+def welcome_send(self, delivery_id: int) -> str:
+    """A blind retry would not duplicate the message (the WelcomeCode is single use and the delivery row
+    is locked and checked); only rate limits are retried, quickly, inside WeCom's 20-second window."""
+    try:
+        return services.welcome_send(delivery_id)
+    except RateLimited as exc:
+        raise self.retry(exc=exc, countdown=2) from exc
