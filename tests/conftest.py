@@ -15,15 +15,24 @@ BRANDS = {
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb):
+    """The test database, always (pytest-django only creates it when some test has a django_db mark,
+    and the end-to-end tests must not have one: they commit), plus the two session brands."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.models import Brand
     from tenants.services import brand_onboard
 
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False,
+                                 aliases={"default"}, keepdb=django_db_keepdb)
         for spec in BRANDS.values():
             if not Brand.objects.filter(slug=spec["slug"]).exists():
                 brand_onboard(**spec)
     yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(autouse=True)

@@ -219,7 +219,7 @@ def _customer_profile(external_userid: str, guide_userid: str) -> tuple[dict, di
 
 def handle_add_contact(event: CallbackEvent) -> Outcome:
     """add_external_contact / add_half_external_contact: enrol, relate, welcome (golden path step 3)."""
-    from guides.services import relationship_add
+    from guides.services import relationship_record
     from members.services import Identity, Profile, member_enroll
 
     fields = event.payload
@@ -239,7 +239,7 @@ def handle_add_contact(event: CallbackEvent) -> Outcome:
         profile=Profile(name=contact.get("name", ""), gender=gender), guide=guide if guide.is_active else None,
         channel=channel, actor="wecom")
     added_at = dt.datetime.fromtimestamp(int(follow.get("createtime") or event.create_time), tz=dt.UTC)
-    relationship, change = relationship_add(guide=guide, member=result.member, external_userid=event.external_userid,
+    relationship, change = relationship_record(guide=guide, member=result.member, external_userid=event.external_userid,
                                             channel=channel, state=state, added_at=added_at)
     welcome_code = fields.get("WelcomeCode") or ""
     status = WelcomeStatus.PENDING if welcome_code else WelcomeStatus.NO_CODE
@@ -364,11 +364,11 @@ def welcome_content(*, brand, guide, member) -> tuple[dict, str]:
                                   actor="wecom")
             coupon_code = coupon.code
             text += f"\n🎁 {config.coupon_template.name}：{coupon.code}"
-        if config.miniprogram_appid:
+        if config.miniprogram_appid and config.miniprogram_pic_media_id:
             page = config.miniprogram_page + (f"?coupon={coupon_code}" if coupon_code else "")
             attachments.append({"msgtype": "miniprogram", "miniprogram": {
-                "title": config.miniprogram_title or brand.name, "appid": config.miniprogram_appid,
-                "page": page, "pic_media_id": ""}})
+                "title": (config.miniprogram_title or brand.name)[:20], "appid": config.miniprogram_appid,
+                "page": page, "pic_media_id": config.miniprogram_pic_media_id}})
         elif config.link_url:
             attachments.append({"msgtype": "link", "link": {"title": config.link_title or brand.name,
                                                            "url": config.link_url}})

@@ -18,6 +18,9 @@ class WelcomeMessage(models.Model):
     miniprogram_appid = models.CharField("小程序AppID Mini-program appid", max_length=40, blank=True)
     miniprogram_page = models.CharField("小程序页面 Mini-program page", max_length=200, blank=True)
     miniprogram_title = models.CharField("小程序标题 Mini-program title", max_length=64, blank=True)
+    miniprogram_pic_media_id = models.CharField(
+        "小程序封面 Mini-program cover media_id", max_length=128, blank=True,
+        help_text="WeCom requires a cover image media_id for a mini-program card; without it a link is sent")
     link_url = models.URLField("链接 Link URL", blank=True)
     link_title = models.CharField("链接标题 Link title", max_length=128, blank=True)
     is_active = models.BooleanField("启用 Active", default=True)
