@@ -441,6 +441,15 @@ def _brand_templates(brand: Brand, created: Tally) -> dict[str, object]:
                 template = BrandCouponTemplate.objects.create(**spec)
                 created["brand_coupon_templates"] += 1
             result[key] = template
+        from wecom.brand.models import WelcomeMessage
+
+        if not WelcomeMessage.objects.exists():
+            WelcomeMessage.objects.create(
+                text=f"{{name}}您好！我是{brand.name}的{{guide}}，很高兴为您服务。送您一张入会礼券，到店或线上都能用～"
+                     f"\nHi {{name}}, I'm {{guide}} from {brand.name_en or brand.name}. Here is your welcome coupon.",
+                coupon_template=result["welcome"], link_url=f"{settings.PUBLIC_BASE_URL}/",
+                link_title=f"{brand.name} 会员中心 Member centre")
+            created["welcome_messages"] += 1
     return result
 
 

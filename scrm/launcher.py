@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from scrm import embedded
+from wecom.demo import DEMO_CORP, SIMULATOR_PORT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,17 @@ def _say(message: str) -> None:
 
 def _manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def _wait_url(url: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except Exception:
+            time.sleep(0.3)
+    return False
 
 
 def _wait_healthy(port: str, timeout: float = 60) -> float | None:
@@ -62,13 +74,37 @@ def main() -> int:
         _say("starting embedded Redis (data in .data/redis)")
         env["REDIS_URL"] = embedded.redis_url()
     children: list[subprocess.Popen] = []
+    simulator_url = ""
+    if not env.get("WECOM_API_BASE"):
+        # No WeCom configured: the bundled simulator plays WeCom (and its customers) for the demo.
+        for name, value in DEMO_CORP.items():
+            env.setdefault(name, value)
+        sim_port = env.get("WECOM_SIMULATOR_PORT", str(SIMULATOR_PORT))
+        simulator_url = f"http://127.0.0.1:{sim_port}"
+        env["WECOM_API_BASE"] = f"{simulator_url}/cgi-bin/"
+        env["WECOM_OAUTH_AUTHORIZE_URL"] = f"{simulator_url}/connect/oauth2/authorize"
     try:
+        if simulator_url:
+            _say(f"starting the WeCom simulator on {simulator_url} (state in .data/wecom-simulator.json)")
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "wecom.simulator", "--host", "127.0.0.1", "--port", sim_port,
+                 "--corp-id", env["WECOM_CORP_ID"], "--corp-secret", env["WECOM_SECRET"],
+                 "--agent-id", env["WECOM_AGENT_ID"], "--agent-secret", env["WECOM_AGENT_SECRET"],
+                 "--token", env["WECOM_TOKEN"], "--aes-key", env["WECOM_AES_KEY"],
+                 "--callback-url", f"http://127.0.0.1:{port}/wecom/callback/",
+                 "--state-file", str(embedded.DATA_DIR / "wecom-simulator.json")],
+                cwd=BASE_DIR, env=env, start_new_session=True))
+        else:
+            _say(f"using WeCom at {env['WECOM_API_BASE']} (no simulator)")
         _say("migrating the mall (public) schema and every brand schema")
         _manage("migrate_schemas", "--shared", "-v", "0", env=env)
         _manage("migrate_schemas", "--tenant", "-v", "0", env=env)
         _say("seeding the demo mall (idempotent)")
         seed_args = ["--members", env["SEED_MEMBERS"]] if env.get("SEED_MEMBERS") else []
         _manage("seed_demo", *seed_args, env=env)
+        if simulator_url:
+            _wait_url(f"{simulator_url}/sim/health")
+            _manage("demo_simulator", env=env)
         beat_schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
         commands = {
             "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -31,7 +31,11 @@ def _get(url: str, host: str | None = None):
 def test_launcher_serves_a_healthy_platform_and_stops_cleanly(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    env.update(SCRM_DATA_DIR=str(tmp_path), PORT=str(port), SEED_MEMBERS="60", WORKER_CONCURRENCY="1")
+    sim_port = _free_port()
+    env.update(SCRM_DATA_DIR=str(tmp_path), PORT=str(port), SEED_MEMBERS="60", WORKER_CONCURRENCY="1",
+               WECOM_SIMULATOR_PORT=str(sim_port))
+    for name in ("WECOM_API_BASE", "WECOM_OAUTH_AUTHORIZE_URL"):
+        env.pop(name, None)
     log_path = tmp_path / "launcher.log"
     log = log_path.open("w")
     launcher = subprocess.Popen([sys.executable, "-m", "scrm.launcher"], cwd=ROOT, env=env,
@@ -53,6 +57,8 @@ def test_launcher_serves_a_healthy_platform_and_stops_cleanly(tmp_path):
         assert _get(f"http://127.0.0.1:{port}/", host=f"localhost:{port}")[0] == 200
         assert _get(f"http://127.0.0.1:{port}/login/", host=f"lancome.localhost:{port}")[0] == 200
         assert _get(f"http://127.0.0.1:{port}/admin/login/", host=f"localhost:{port}")[0] == 200
+        guides = json.loads(_get(f"http://127.0.0.1:{sim_port}/sim/members")[1])["members"]
+        assert len(guides) == 40  # the bundled WeCom simulator knows the demo guides
         while time.monotonic() < deadline and "admin12345" not in log_path.read_text():
             time.sleep(0.5)  # the banner with the demo logins comes once the launcher saw /healthz
     finally:
