@@ -52,7 +52,7 @@ def test_admin_index_lists_every_public_model(admin_client_for, staff):
     registered = {model["object_name"] for app in response.context["app_list"] for model in app["models"]}
     assert registered == {"Brand", "Store", "Counter", "StaffRole", "ApiClient", "AuditEvent", "Guide", "Member",
                           "MemberExternalId", "TierRule", "TierChange", "PointsEntry", "CouponTemplate", "Coupon",
-                          "User"}
+                          "User", "CallbackEvent", "ApiCall", "CallbackRejection", "WelcomeDelivery", "Corp"}
 
 
 @pytest.mark.parametrize("table", BIG_TABLES)
