@@ -86,3 +86,27 @@ def live_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Publish to a real broker at ``url`` (not eagerly) inside the block; restore everything after.
+
+    Celery caches its connection and producer pools, so they are dropped on the way in and out.
+    """
+    from scrm.celery import app
+
+    def reset_pools():
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "broker_connection_max_retries")}
+    reset_pools()
+    app.conf.update(broker_url=url, task_always_eager=False)
+    try:
+        yield app
+    finally:
+        reset_pools()
+        app.conf.update(saved)

@@ -30,7 +30,6 @@ from .models import CallbackEvent, CallbackRejection, InboxStatus, WelcomeDelive
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_SECONDS = 300
 
 
 class CallbackRejected(Exception):
@@ -126,7 +125,7 @@ def inbox_claim(event_id: int) -> CallbackEvent | None:
                AND (next_attempt_at IS NULL OR next_attempt_at <= now())
             RETURNING id
             """,
-            [CLAIM_SECONDS, event_id],
+            [settings.WECOM_INBOX_CLAIM_SECONDS, event_id],
         )
         row = cursor.fetchone()
     return CallbackEvent.objects.get(pk=row[0]) if row else None
@@ -376,6 +375,23 @@ def welcome_content(*, brand, guide, member) -> tuple[dict, str]:
     if attachments:
         body["attachments"] = attachments
     return body, coupon_code
+
+
+WELCOME_WINDOW_SECONDS = 20  # a WelcomeCode is valid 20 s after the add (reference §5)
+
+
+def welcome_due(*, older_than_seconds: int = 5) -> list[int]:
+    """Pending welcome messages whose task was lost (Redis or a worker went down).
+
+    Those still inside WeCom's 20-second window are returned to be sent; the rest are recorded as
+    expired without a call, since their WelcomeCode can no longer work.
+    """
+    now = timezone.now()
+    stale = WelcomeDelivery.objects.filter(status=WelcomeStatus.PENDING,
+                                           created_at__lte=now - dt.timedelta(seconds=older_than_seconds))
+    window_start = now - dt.timedelta(seconds=WELCOME_WINDOW_SECONDS)
+    stale.filter(event__received_at__lte=window_start).update(status=WelcomeStatus.CODE_EXPIRED)
+    return list(stale.filter(event__received_at__gt=window_start).values_list("id", flat=True))
 
 
 def welcome_send(delivery_id: int) -> str:

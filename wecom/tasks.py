@@ -21,6 +21,8 @@ def inbox_sweep() -> int:
     ids = services.inbox_due_ids(older_than_seconds=settings.WECOM_INBOX_SWEEP_AFTER_SECONDS)
     for event_id in ids:
         process_callback.delay(event_id)
+    for delivery_id in services.welcome_due():
+        welcome_send.delay(delivery_id)
     return len(ids)
 
 

@@ -184,6 +184,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hold a request for long when Redis is down: WeCom callbacks are already stored
+# in the inbox, and the sweeper enqueues them once Redis is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 10}
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 
 from scrm.schedules import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
@@ -216,3 +221,5 @@ WECOM_AES_KEY = env.str("WECOM_AES_KEY", default="")  # callback EncodingAESKey 
 WECOM_CORP_ID_DEFAULT = WECOM_CORP_ID or "ww-demo-mall"
 # Events stuck in the inbox longer than this are picked up by the sweeper.
 WECOM_INBOX_SWEEP_AFTER_SECONDS = env.int("WECOM_INBOX_SWEEP_AFTER_SECONDS", default=15)
+# A worker's claim on an event; a worker killed mid-event frees it after this long.
+WECOM_INBOX_CLAIM_SECONDS = env.int("WECOM_INBOX_CLAIM_SECONDS", default=300)

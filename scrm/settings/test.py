@@ -1,7 +1,7 @@
 """Test settings: embedded servers unless DATABASE_URL / REDIS_URL point at real ones."""
 
 from .base import *  # noqa: F401,F403
-from .base import configure_services, database_url, redis_url
+from .base import configure_services, database_url, env, redis_url
 
 SECRET_KEY = "test-not-secret"
 DEBUG = False
@@ -9,7 +9,6 @@ FIELD_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWtleS1ub3Qtc2VjcmV0LTAwMDAwMDA="]
 LOOKUP_HASH_KEY = "test-lookup-key"
 DEMO_MODE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -25,6 +24,8 @@ from wecom.demo import DEMO_CORP  # noqa: E402
 
 globals().update(DEMO_CORP)
 WECOM_CORP_ID_DEFAULT = DEMO_CORP["WECOM_CORP_ID"]
-WECOM_API_BASE = "http://127.0.0.1:9/cgi-bin/"  # nothing listens: a test that forgets the simulator fails
+# nothing listens there: a test that forgets the simulator fails (a test's worker process passes its own)
+WECOM_API_BASE = env.str("SCRM_TEST_WECOM_API_BASE", default="http://127.0.0.1:9/cgi-bin/")
+CELERY_TASK_ALWAYS_EAGER = env.bool("SCRM_TEST_CELERY_EAGER", default=True)
 
 globals().update(configure_services(database_url(), redis_url()))

@@ -62,15 +62,10 @@ def test_malformed_xml_is_400(client, db):
 
 
 def test_event_is_stored_even_when_redis_is_down(post_event, db, django_capture_on_commit_callbacks):
-    from scrm.celery import app
+    from tests.live import celery_broker
 
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "broker_connection_max_retries")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False, broker_connection_max_retries=0)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_event(Event="change_external_contact", ChangeType="del_follow_user", UserID="g",
-                                  ExternalUserID="wmR")
-    finally:
-        app.conf.update(saved)
+    with celery_broker("redis://127.0.0.1:1/0"), django_capture_on_commit_callbacks(execute=True):
+        response = post_event(Event="change_external_contact", ChangeType="del_follow_user", UserID="g",
+                              ExternalUserID="wmR")
     assert response.status_code == 200
     assert CallbackEvent.objects.get().status == "pending"  # the sweeper will take it
