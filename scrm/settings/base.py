@@ -47,6 +47,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "members.brand",
     "guides.brand",
+    "guides.handover",
     "wecom.brand",
     "tasks",
 ]
