@@ -164,3 +164,96 @@ class Corp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.corp_id})"
+
+
+class CorpTag(models.Model):
+    """A corp tag (企业客户标签) from WeCom's tag library, corp-wide, kept in step by the
+    change_external_tag callbacks and the full sync (``get_corp_tag_list``). A tag WeCom no longer
+    returns is kept with ``deleted`` set, so old references stay readable."""
+
+    corp_id = models.CharField(max_length=64)
+    tag_id = models.CharField("标签ID Tag id", max_length=64)
+    group_id = models.CharField("标签组ID Group id", max_length=64)
+    group_name = models.CharField("标签组 Group", max_length=64)
+    name = models.CharField("标签 Name", max_length=64)
+    order = models.BigIntegerField("排序 Order", default=0, help_text="Bigger first (WeCom)")
+    group_order = models.BigIntegerField("组排序 Group order", default=0)
+    create_time = models.BigIntegerField(default=0, help_text="WeCom create_time (unix seconds)")
+    deleted = models.BooleanField("已删除 Deleted", default=False)
+    synced_at = models.DateTimeField("同步时间 Synced", auto_now=True)
+
+    class Meta:
+        verbose_name = "企业标签 Corp tag"
+        verbose_name_plural = "企业标签 Corp tags"
+        ordering = ["-group_order", "group_id", "-order", "tag_id"]
+        constraints = [models.UniqueConstraint(fields=["corp_id", "tag_id"], name="corptag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group_name}/{self.name}"
+
+
+class SyncKind(models.TextChoices):
+    FULL = "full", "全量同步 Full sync"
+    RECONCILE = "reconcile", "夜间对账 Nightly reconcile"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "进行中 Running"
+    WAITING = "waiting", "限流等待 Waiting (rate limited)"
+    FAILED = "failed", "中断 Failed (resumable)"
+    DONE = "done", "完成 Done"
+
+
+class SyncRun(models.Model):
+    """One full sync or nightly reconcile (全量同步 / 夜间对账) of a corp's customers, tags and groups.
+
+    ``phase`` and ``cursor`` are saved in the same transaction as each page's writes, so a run that
+    crashed continues exactly where it stopped (``manage.py wecom_sync --resume``) and writes nothing
+    twice. ``counts`` says what it found and fixed, ``fixes`` lists the reconcile's repairs one by one;
+    ``errors`` keeps the last problems.
+    """
+
+    corp_id = models.CharField(max_length=64)
+    kind = models.CharField("类型 Kind", max_length=10, choices=SyncKind.choices, default=SyncKind.FULL)
+    status = models.CharField("状态 Status", max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    phase = models.CharField("阶段 Phase", max_length=20, default="follow_users")
+    cursor = models.JSONField("进度 Cursor", default=dict, blank=True)
+    counts = models.JSONField("计数 Counts", default=dict, blank=True)
+    errors = models.JSONField("错误 Errors", default=list, blank=True)
+    unknown_userids = models.JSONField("未知成员 Unknown userids", default=list, blank=True,
+                                       help_text="WeCom members with customer contact who are not in the guide directory")
+    fixes = models.JSONField("修复明细 Fixes", default=list, blank=True,
+                             help_text="What the reconcile repaired, one entry per fix (the first 500)")
+    started_at = models.DateTimeField("开始 Started", auto_now_add=True)
+    updated_at = models.DateTimeField("更新 Updated", auto_now=True)
+    finished_at = models.DateTimeField("结束 Finished", null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then")
+    resume_at = models.DateTimeField(null=True, blank=True, help_text="Rate limited: continue after this")
+
+    class Meta:
+        verbose_name = "企微同步 WeCom sync run"
+        verbose_name_plural = "企微同步 WeCom sync runs"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["kind", "status"], name="syncrun_kind_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.status} {self.phase}"
+
+
+class GroupChatRoute(models.Model):
+    """Which brand holds a customer group (客户群路由), so a chat event routes without asking WeCom:
+    a dismissed group can no longer be read there, and an owner change may move it between brands."""
+
+    corp_id = models.CharField(max_length=64)
+    chat_id = models.CharField(max_length=64)
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    owner_userid = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "客户群路由 Group chat route"
+        verbose_name_plural = "客户群路由 Group chat routes"
+        constraints = [models.UniqueConstraint(fields=["corp_id", "chat_id"], name="groupchatroute_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} → {self.brand_id}"

@@ -68,8 +68,10 @@ def dedup_key(fields: dict) -> str:
     return "|".join(parts)[:255]
 
 
-def callback_receive(*, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> tuple[CallbackEvent, bool]:
-    """Verify, decrypt and store one POSTed event. Returns (event, created). Never processes it."""
+def callback_receive(*, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> tuple[int, bool]:
+    """Verify, decrypt and store one POSTed event. Returns (event id, created). Never processes it.
+
+    The INSERT ... RETURNING is the only query: the caller needs the id, not a re-read row."""
     try:
         plaintext = _crypto().decrypt_message(body, msg_signature, timestamp, nonce)
     except InvalidSignatureException as exc:
@@ -101,7 +103,7 @@ def callback_receive(*, msg_signature: str, timestamp: str, nonce: str, body: by
              (fields.get("ChatId") or "")[:64], create_time, _json(fields)],
         )
         event_id, inserted = cursor.fetchone()
-    return CallbackEvent.objects.get(pk=event_id), inserted
+    return event_id, inserted
 
 
 def _json(fields) -> str:
@@ -280,67 +282,31 @@ def handle_relationship_end(event: CallbackEvent) -> Outcome:
                    brand=guide.brand)
 
 
-def handle_edit_contact(event: CallbackEvent) -> Outcome:
-    """edit_external_contact: refresh what we keep of the customer (name, unionid) from WeCom."""
-    from members.models import Member, MemberExternalId
-
-    guide = _guide(event.user_id)
-    member_id = MemberExternalId.objects.filter(corp_id=event.corp_id, external_userid=event.external_userid
-                                                ).values_list("member_id", flat=True).first()
-    if guide is None or member_id is None:
-        return Outcome(InboxStatus.IGNORED, "unknown guide or customer")
-    contact, _follow = _customer_profile(event.external_userid, guide.wecom_userid)
-    member = Member.objects.select_for_update().get(pk=member_id)
-    changed = []
-    if contact.get("name") and not member.name:
-        member.name = contact["name"][:50]
-        changed.append("name")
-    if contact.get("unionid") and not member.unionid and not Member.objects.filter(unionid=contact["unionid"]).exists():
-        member.unionid = contact["unionid"]
-        changed.append("unionid")
-    if changed:
-        member.save(update_fields=[*changed, "updated_at"])
-    return Outcome(result=f"refreshed {','.join(changed) or 'nothing'}", brand=guide.brand)
-
-
 def handle_transfer_fail(event: CallbackEvent) -> Outcome:
     """transfer_fail: a takeover did not happen (customer refused or successor at limit)."""
-    guide = _guide(event.user_id)
+    from django_tenants.utils import schema_context
+
+    from guides.handover.services import handover_transfer_fail
+
+    guide = _guide(event.user_id)  # UserID is the takeover (successor) member
+    reason = event.payload.get("FailReason", "")
     audit(action="wecom.transfer_failed", actor="wecom", brand=guide.brand if guide else None,
-          guide_id=guide.pk if guide else None, external_userid=event.external_userid,
-          reason=event.payload.get("FailReason", ""))
-    return Outcome(result=f"transfer failed: {event.payload.get('FailReason', '')}",
-                   brand=guide.brand if guide else None)
-
-
-def handle_contact_member(event: CallbackEvent) -> Outcome:
-    """change_contact: a WeCom member (guide) created / updated / deleted."""
-    from guides.services import guide_resign
-
-    guide = _guide(event.user_id)
-    if event.change_type == "delete_user":
-        if guide is None:
-            return Outcome(InboxStatus.IGNORED, f"unknown member {event.user_id}")
-        guide_resign(guide=guide, source="wecom_callback")
-        return Outcome(result="guide resigned", brand=guide.brand)
+          guide_id=guide.pk if guide else None, external_userid=event.external_userid, reason=reason)
     if guide is None:
-        return Outcome(InboxStatus.IGNORED, f"member {event.user_id} is not in the guide directory")
-    name = event.payload.get("Name")
-    if name and name != guide.name:
-        Guide.objects.filter(pk=guide.pk).update(name=name[:50])
-    return Outcome(result="guide updated", brand=guide.brand)
+        return Outcome(InboxStatus.IGNORED, f"unknown takeover member {event.user_id}")
+    with schema_context(guide.brand.schema_name):
+        settled = handover_transfer_fail(takeover=guide, external_userid=event.external_userid, reason=reason)
+    return Outcome(result=f"transfer failed: {reason}; {settled} handover customer(s) settled", brand=guide.brand)
 
 
+# edit_external_contact and change_contact: wecom/contacts.py; change_external_chat: wecom/groups.py;
+# change_external_tag: wecom/sync.py (all registered in WecomConfig.ready()).
 HANDLERS = {
     ("change_external_contact", "add_external_contact"): handle_add_contact,
     ("change_external_contact", "add_half_external_contact"): handle_add_contact,
-    ("change_external_contact", "edit_external_contact"): handle_edit_contact,
     ("change_external_contact", "del_external_contact"): handle_relationship_end,
     ("change_external_contact", "del_follow_user"): handle_relationship_end,
     ("change_external_contact", "transfer_fail"): handle_transfer_fail,
-    ("change_contact", "create_user"): handle_contact_member,
-    ("change_contact", "update_user"): handle_contact_member,
-    ("change_contact", "delete_user"): handle_contact_member,
 }
 
 

@@ -33,7 +33,7 @@ def callback(request):
                 msg_signature=params.get("msg_signature", ""), timestamp=params.get("timestamp", ""),
                 nonce=params.get("nonce", ""), echostr=params.get("echostr", ""))
             return HttpResponse(plaintext, content_type="text/plain; charset=utf-8")
-        event, created = services.callback_receive(
+        event_id, created = services.callback_receive(
             msg_signature=params.get("msg_signature", ""), timestamp=params.get("timestamp", ""),
             nonce=params.get("nonce", ""), body=request.body)
     except services.CallbackRejected as rejected:
@@ -42,5 +42,5 @@ def callback(request):
                                      query=request.META.get("QUERY_STRING", ""), body=request.body)
         return HttpResponse(rejected.reason, status=rejected.status, content_type="text/plain")
     if created:
-        transaction.on_commit(lambda: _enqueue(event.pk))
+        transaction.on_commit(lambda: _enqueue(event_id))
     return HttpResponse("", content_type="text/plain")

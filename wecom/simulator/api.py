@@ -756,6 +756,35 @@ def send_welcome_msg(sim: Simulator, req: Request) -> dict:
     return {}
 
 
+# ====================================================================================== app messages
+@endpoint("message/send")
+def message_send(sim: Simulator, req: Request) -> dict:
+    """The self-built app's message to members (应用消息), text only; recorded with the welcome messages."""
+    if req.token_kind != "agent":
+        raise ApiError(48002, "message/send needs the app's (agent) access_token")
+    b = req.body
+    if b.get("agentid") in (None, ""):
+        raise ApiError(41011)
+    if str(b.get("agentid")) != str(sim.config.agent_id):
+        raise ApiError(40056)
+    if b.get("msgtype") != "text":
+        raise ApiError(40058, "the simulator supports msgtype text")
+    content = str((b.get("text") or {}).get("content") or "")
+    if not content or len(content.encode("utf-8")) > 2048:
+        raise ApiError(40058, "text.content must be 1-2048 bytes")
+    wanted = [u for u in str(b.get("touser") or "").split("|") if u]
+    valid = [u for u in wanted if u in sim.members and sim.members[u]["status"] != "resigned"]
+    if not valid:
+        raise ApiError(81013)
+    msgid = rand(24)
+    for userid in valid:
+        sim.welcome_messages.append({"id": len(sim.welcome_messages) + 1, "kind": "app_message", "userid": userid,
+                                     "external_userid": "", "text": {"content": content}, "attachments": [],
+                                     "msgid": msgid, "sent_at": sim.inow()})
+    sim.changed()
+    return {"invaliduser": "|".join(u for u in wanted if u not in valid), "msgid": msgid}
+
+
 # ====================================================================================== group chats
 def _owner_filter(b: dict) -> list[str] | None:
     owner_filter = b.get("owner_filter") or {}
