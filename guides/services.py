@@ -83,4 +83,13 @@ def guide_resign(*, guide: Guide, source: str, on: dt.date | None = None) -> Gui
         if role is not None:
             type(role.user).objects.filter(pk=role.user_id).update(is_active=False)
         audit(action="guide.resigned", brand=guide.brand, guide_id=guide.pk, source=source)
+        # 离职继承: hand the customers over once the resignation is committed (the task re-reads the guide)
+        guide_id = guide.pk
+        transaction.on_commit(lambda: _handover_start_later(guide_id, source), robust=True)
     return guide
+
+
+def _handover_start_later(guide_id: int, source: str) -> None:
+    from .handover.tasks import handover_start
+
+    handover_start.delay(guide_id, source)
