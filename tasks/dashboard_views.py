@@ -1,0 +1,116 @@
+"""Brand dashboard: the lifecycle program (HQ nodes, switching optional ones off, the brand's own nodes),
+the event triggers, completion rates by guide and the overdue list. Same gate as every dashboard page;
+changes need a role that may write."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from members.brand.dashboard_views import brand_dashboard_view
+from scrm.errors import AppError
+
+from . import services
+from .mall.models import TaskType
+from .selectors import brand_program, completion_by_guide, overdue_tasks
+
+RATES_DAYS = 30
+
+
+def _actor(request) -> str:
+    return f"user:{request.user.pk}"
+
+
+def _may_write(request) -> bool:
+    if request.principal.can_write:
+        return True
+    messages.warning(request, "只读账号不能修改 · This account is read-only.")
+    return False
+
+
+class BrandNodeForm(forms.Form):
+    day_offset = forms.IntegerField(label="第几天 Day offset", min_value=0, max_value=365)
+    task_type = forms.ChoiceField(label="任务类型 Task type", choices=TaskType.choices, initial=TaskType.CARE)
+    title = forms.CharField(label="标题 Title", max_length=100)
+    script = forms.CharField(label="话术 Script ({name} = 客户姓名 customer's name)", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+    due_window_days = forms.IntegerField(label="完成期限(天) Due window (days)", min_value=1, max_value=60, initial=3)
+    reward_coins = forms.IntegerField(label="金币 Coins", min_value=0, max_value=10000, initial=5)
+    reward_exp = forms.IntegerField(label="经验 Experience", min_value=0, max_value=10000, initial=5)
+
+
+@brand_dashboard_view
+def program(request):
+    """导购任务 · Guide tasks: the program, the triggers, completion by guide and the overdue list."""
+    form = BrandNodeForm(request.POST or None)
+    if request.method == "POST" and _may_write(request) and form.is_valid():
+        try:
+            node = services.brand_node_create(**form.cleaned_data, actor=_actor(request))
+        except AppError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"已添加节点 · Node added: D{node.day_offset} {node.title}")
+            return redirect("dashboard:tasks")
+    today = timezone.localdate()
+    since = today - dt.timedelta(days=RATES_DAYS)
+    return render(request, "dashboard/tasks.html", {
+        "brand": request.tenant,
+        "nav": "tasks",
+        "form": form,
+        **brand_program(),
+        "rates": completion_by_guide(since=since),
+        "rates_since": since,
+        "overdue": overdue_tasks(today=today),
+        "today": today,
+    })
+
+
+@require_POST
+@brand_dashboard_view
+def hq_node_switch(request, key: str):
+    if _may_write(request):
+        off = request.POST.get("off") == "1"
+        try:
+            services.hq_node_switch(key=key, off=off, actor=_actor(request))
+        except AppError as exc:
+            messages.warning(request, exc.message)
+        else:
+            messages.success(request, ("已关闭 · Switched off: " if off else "已开启 · Switched on: ") + key)
+    return redirect("dashboard:tasks")
+
+
+@require_POST
+@brand_dashboard_view
+def brand_node_deactivate(request, pk: int):
+    if _may_write(request):
+        try:
+            services.brand_node_deactivate(pk=pk)
+        except AppError as exc:
+            messages.warning(request, exc.message)
+        else:
+            messages.success(request, "已停用节点 · Node switched off")
+    return redirect("dashboard:tasks")
+
+
+@require_POST
+@brand_dashboard_view
+def trigger_update(request, kind: str):
+    if _may_write(request):
+        try:
+            offset = int(request.POST.get("offset", ""))
+        except ValueError:
+            messages.warning(request, "N 须为整数 · N must be a whole number")
+            return redirect("dashboard:tasks")
+        try:
+            services.trigger_update(kind=kind, is_enabled=request.POST.get("is_enabled") == "on", offset=offset,
+                                    title=request.POST.get("title", ""))
+        except AppError as exc:
+            messages.warning(request, f"{exc.message}: {exc.fields or ''}")
+        else:
+            messages.success(request, "已保存触发器 · Trigger saved")
+    return redirect("dashboard:tasks")

@@ -1,0 +1,176 @@
+"""The guide task engine: a brand's tasks for one day, in a few set-based SQL statements.
+
+``generate(brand=..., day=...)`` runs inside the brand's schema and, in one transaction:
+
+1. issues lifecycle tasks (HQ program nodes the brand has not switched off, plus the brand's own nodes)
+   with INSERT ... SELECT ... ON CONFLICT DO NOTHING on the task's once-only key, then the event-trigger
+   tasks the same way (tasks.triggers);
+2. completes open tasks whose evidence exists (tasks.evidence) and credits their rewards once;
+3. cancels open tasks whose guide no longer serves the customer (the relationship ended);
+4. expires open tasks past their due date;
+and records an EngineRun, the watermark of the next run.
+
+Which (relationship, node) pairs it looks at, so that the cost follows the day's work, not the number
+of members:
+- nodes whose day (day 0 + offset) falls after the last finished run's day and on or before ``day``:
+  normally exactly ``day``; after missed nights every missed day (catch-up), and a node whose day has
+  passed is issued ``late`` as long as its due window is still open;
+- relationships added (new rows, or re-added: a new ``added_at``) since the last run started, with every
+  node still inside its window (so a customer added after the night's run still gets the day-0 task).
+A re-run for the same day therefore looks at almost nothing and creates nothing.
+
+Lifecycle day 0 is the relationship's ``added_at`` as a date in Asia/Shanghai. Handovers keep the original
+``added_at``, so the successor continues the same lifecycle and the once-only key (member, node, day 0)
+never issues a node twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from tenants.models import Brand
+
+from .evidence import tasks_complete_from_evidence
+from .services import rewards_credit_due
+from .triggers import triggers_generate
+
+log = logging.getLogger(__name__)
+
+# Relationships added this long before the previous run started are looked at again: a transaction that
+# stamped added_at before the run started may have committed after the run took its snapshot.
+SINCE_MARGIN = dt.timedelta(minutes=10)
+# With no previous run, nodes up to this many days back are considered (longest sensible due window).
+FIRST_RUN_LOOKBACK_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RunResult:
+    schema: str
+    day: dt.date
+    created: int
+    completed: int
+    cancelled: int
+    expired: int
+
+
+_LIFECYCLE_NODES = """
+    SELECT 'hq:' || n.key AS ref, n.id AS hq_node_id, NULL::bigint AS brand_node_id, n.day_offset,
+           n.due_window_days, n.task_type, n.title, n.script, n.coupon_template_id AS mall_coupon_id,
+           NULL::bigint AS brand_coupon_id, n.reward_coins, n.reward_exp
+      FROM tasks_mall_programnode n
+      JOIN tasks_mall_programversion v ON v.id = n.version_id AND v.status = 'published'
+      JOIN tasks_mall_program p ON p.id = v.program_id AND p.is_default
+     WHERE NOT (n.optional AND EXISTS (SELECT 1 FROM tasks_nodeswitchoff s WHERE s.node_key = n.key))
+    UNION ALL
+    SELECT 'brand:' || b.id, NULL, b.id, b.day_offset, b.due_window_days, b.task_type, b.title, b.script,
+           NULL, b.coupon_template_id, b.reward_coins, b.reward_exp
+      FROM tasks_brandnode b
+     WHERE b.is_active
+"""
+
+_TASK_COLUMNS = """
+    source, ref, period, guide_id, member_id, relationship_id, hq_node_id, brand_node_id, trigger_kind,
+    lifecycle_day, task_type, title, script, mall_coupon_template_id, brand_coupon_template_id, issued_on,
+    due_on, state, late, completed_at, completed_by, evidence, note, reward_coins, reward_exp,
+    reward_credited_at, closed_at, created_at
+"""
+
+# day0 is the Shanghai date of added_at; a node's day is day0 + offset; it is due day0 + offset + window - 1.
+_LIFECYCLE_INSERT = f"""
+WITH nodes AS ({_LIFECYCLE_NODES}),
+candidates AS (
+    SELECT r.id AS relationship_id, r.guide_id, r.member_id, r.added_at, n.*
+      FROM nodes n
+      JOIN brandguides_relationship r
+        ON r.status = 'active'
+       AND r.added_at >= ((%(after)s::date + 1 - n.day_offset)::timestamp AT TIME ZONE %(tz)s)
+       AND r.added_at < ((%(day)s::date + 1 - n.day_offset)::timestamp AT TIME ZONE %(tz)s)
+    UNION
+    SELECT r.id, r.guide_id, r.member_id, r.added_at, n.*
+      FROM brandguides_relationship r
+      CROSS JOIN nodes n
+     WHERE r.status = 'active' AND (r.added_at >= %(since)s OR r.id > %(seen_id)s)
+),
+placed AS (SELECT c.*, (c.added_at AT TIME ZONE %(tz)s)::date AS day0 FROM candidates c)
+INSERT INTO tasks_guidetask ({_TASK_COLUMNS})
+SELECT 'lifecycle', p.ref, to_char(p.day0, 'YYYY-MM-DD'), p.guide_id, p.member_id, p.relationship_id,
+       p.hq_node_id, p.brand_node_id, '', p.day_offset, p.task_type, p.title, p.script, p.mall_coupon_id,
+       p.brand_coupon_id, %(day)s, p.day0 + p.day_offset + p.due_window_days - 1, 'open',
+       p.day0 + p.day_offset < %(day)s, NULL, '', '{{}}'::jsonb, '', p.reward_coins, p.reward_exp, NULL, NULL, now()
+  FROM placed p
+ WHERE p.day0 + p.day_offset <= %(day)s
+   AND p.day0 + p.day_offset + p.due_window_days - 1 >= %(day)s
+ORDER BY p.member_id, p.relationship_id
+ON CONFLICT (source, member_id, ref, period) DO NOTHING
+"""
+
+# A task belongs to a guide who serves the customer; when that relationship ends the task is cancelled
+# (a handover moves open tasks to the successor first, see tasks.services.tasks_reassign).
+_CANCEL_ENDED = """
+UPDATE tasks_guidetask t SET state = 'cancelled', closed_at = now()
+ WHERE t.state = 'open'
+   AND NOT EXISTS (SELECT 1 FROM brandguides_relationship r
+                    WHERE r.guide_id = t.guide_id AND r.member_id = t.member_id AND r.status = 'active')
+"""
+
+_EXPIRE_OVERDUE = """
+UPDATE tasks_guidetask SET state = 'expired', closed_at = now()
+ WHERE state = 'open' AND due_on < %(day)s
+"""
+
+
+def _schema_name(brand: Brand | str) -> str:
+    return brand if isinstance(brand, str) else brand.schema_name
+
+
+def today() -> dt.date:
+    return timezone.localdate()  # TIME_ZONE is Asia/Shanghai
+
+
+def generate(*, brand: Brand | str, day: dt.date | None = None) -> RunResult:
+    """Issue, cancel and expire the brand's tasks for ``day`` (default: today in Shanghai). Idempotent."""
+    from .models import EngineRun
+
+    day = day or today()
+    schema = _schema_name(brand)
+    with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
+        # One run per brand at a time; a second waits and then finds the work done.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('tasks.engine'), hashtext(%s))", [schema])
+        started_at = timezone.now()
+        last = (EngineRun.objects.filter(finished_at__isnull=False, day__lte=day).order_by("-day", "-id")
+                .values("day", "started_at", "max_relationship_id").first())
+        after = last["day"] if last else day - dt.timedelta(days=FIRST_RUN_LOOKBACK_DAYS)
+        since = (last["started_at"] - SINCE_MARGIN) if last else started_at
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM brandguides_relationship")
+        max_relationship_id = cursor.fetchone()[0]
+        seen_id = last["max_relationship_id"] if last else max_relationship_id
+        params = {"day": day, "after": after, "since": since, "seen_id": seen_id, "tz": settings.TIME_ZONE}
+
+        cursor.execute(_LIFECYCLE_INSERT, params)
+        created = cursor.rowcount
+        created += triggers_generate(cursor=cursor, day=day, tz=settings.TIME_ZONE,
+                                     brand_id=Brand.objects.only("pk").get(schema_name=schema).pk)
+        completed = tasks_complete_from_evidence(cursor=cursor, tz=settings.TIME_ZONE)
+        cursor.execute(_CANCEL_ENDED)
+        cancelled = cursor.rowcount
+        cursor.execute(_EXPIRE_OVERDUE, params)
+        expired = cursor.rowcount
+        rewards_credit_due(schema=schema)
+        EngineRun.objects.create(day=day, started_at=started_at, max_relationship_id=max_relationship_id,
+                                 finished_at=timezone.now(), created=created,
+                                 completed=completed, cancelled=cancelled, expired=expired)
+    result = RunResult(schema=schema, day=day, created=created, completed=completed, cancelled=cancelled,
+                       expired=expired)
+    # "created" is a LogRecord attribute: the counts carry a tasks_ prefix
+    log.info("tasks.generated", extra={"tenant": schema, "day": day.isoformat(), "tasks_created": created,
+                                       "tasks_cancelled": cancelled, "tasks_expired": expired,
+                                       "tasks_completed": completed})
+    return result
+
