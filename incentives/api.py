@@ -1,0 +1,188 @@
+"""Events API for the mall's mini-program, POS and live-stream systems (one API key per integration).
+
+view / like / add_to_cart are idempotent by ``event_id``; order_paid and order_refunded by
+``order_id`` within the brand. A brand's key acts only for its own brand: another brand's links
+and orders answer 404, exactly like ones that do not exist.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scrm.api_base import StaffOrIntegration, principal
+from tenants.access import brand_get
+
+from . import attribution
+
+
+class ShareEventIn(serializers.Serializer):
+    event_id = serializers.CharField(max_length=80, help_text="Unique per event; a retry with the same id is a no-op")
+    type = serializers.ChoiceField(choices=list(attribution.EVENT_KINDS), help_text="view / like / add_to_cart")
+    share_code = serializers.CharField(max_length=24, required=False, allow_blank=True, default="",
+                                       help_text="The code of /s/<code>")
+    share_token = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                        help_text="The scrm_share parameter/cookie the link put on the page")
+    visitor = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                    help_text="Anonymous visitor id (openid, device id); or give member")
+    member = serializers.CharField(max_length=10, required=False, allow_blank=True, default="",
+                                   help_text="Member code 会员码, when known")
+    at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ShareEventOut(serializers.Serializer):
+    event_id = serializers.CharField()
+    replayed = serializers.BooleanField()
+    counted = serializers.BooleanField(help_text="False when this visitor already did this today")
+    share_code = serializers.CharField()
+
+
+class OrderPaidIn(serializers.Serializer):
+    order_id = serializers.CharField(max_length=64)
+    brand = serializers.SlugField(help_text="Brand subdomain slug 品牌")
+    amount_cents = serializers.IntegerField(min_value=1, help_text="Paid amount in cents (分)")
+    paid_at = serializers.DateTimeField()
+    channel = serializers.ChoiceField(choices=list(attribution.ORDER_CHANNELS))
+    member = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    share_token = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                        help_text="The scrm_share parameter/cookie carried to checkout")
+    store = serializers.CharField(max_length=20, required=False, allow_blank=True, default="",
+                                  help_text="Store code of the POS; default: the attributed guide's store")
+    customer_lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    customer_lng = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class OrderRefundedIn(serializers.Serializer):
+    order_id = serializers.CharField(max_length=64)
+    brand = serializers.SlugField()
+    refunded_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class OrderOut(serializers.Serializer):
+    order_id = serializers.CharField()
+    status = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    attributed_by = serializers.CharField()
+    guide = serializers.SerializerMethodField()
+    counter = serializers.SerializerMethodField()
+    store = serializers.SerializerMethodField()
+    member = serializers.SerializerMethodField()
+    points = serializers.IntegerField()
+    points_reversed = serializers.IntegerField()
+    commission_cents = serializers.IntegerField()
+    coins = serializers.IntegerField()
+    exp = serializers.IntegerField()
+    cross_time = serializers.BooleanField()
+    cross_space = serializers.BooleanField()
+    distance_km = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
+
+    def get_guide(self, order) -> str | None:
+        return order.guide.wecom_userid if order.guide_id else None
+
+    def get_counter(self, order) -> str | None:
+        return order.counter.code if order.counter_id else None
+
+    def get_store(self, order) -> str | None:
+        return order.store.code if order.store_id else None
+
+    def get_member(self, order) -> str | None:
+        return order.member.code if order.member_id else None
+
+
+class OrderResultOut(serializers.Serializer):
+    order = OrderOut()
+    replayed = serializers.BooleanField()
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _order_body(result) -> dict:
+    from django_tenants.utils import schema_context
+
+    order = result.order
+    with schema_context("public"):  # guide, counter, store and member are the mall's rows
+        return OrderResultOut({"order": order, "replayed": result.replayed}).data
+
+
+class ShareEventView(APIView):
+    permission_classes = [StaffOrIntegration]
+
+    @extend_schema(request=ShareEventIn, responses={201: ShareEventOut, 200: ShareEventOut},
+                   summary="A share-link view / like / add_to_cart 分享链接事件 (mini-program / live stream)")
+    def post(self, request):
+        who = principal(request)
+        data = _valid(ShareEventIn, request)
+        result = attribution.share_event_ingest(
+            event_id=data["event_id"], kind=data["type"], share_code=data["share_code"],
+            share_token=data["share_token"], visitor=data["visitor"], member_code=data["member"], at=data["at"],
+            brand_id=None if who.is_mall else who.brand_id, source=who.actor)
+        body = ShareEventOut({"event_id": data["event_id"], "replayed": result.replayed, "counted": result.counted,
+                              "share_code": result.link_code}).data
+        return Response(body, status=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED)
+
+
+class ShareEventBatchIn(serializers.Serializer):
+    events = ShareEventIn(many=True, help_text=f"1-{attribution.MAX_BATCH} events")
+
+
+class ShareEventBatchOut(serializers.Serializer):
+    results = ShareEventOut(many=True)
+
+
+class ShareEventBatchView(APIView):
+    """The same events, up to 500 per request, stored in one statement: how busy systems should send them."""
+
+    permission_classes = [StaffOrIntegration]
+
+    @extend_schema(request=ShareEventBatchIn, responses={200: ShareEventBatchOut},
+                   summary="A batch of share-link events 分享链接事件(批量), all or nothing")
+    def post(self, request):
+        who = principal(request)
+        serializer = ShareEventBatchIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        events = [attribution.ShareEventIn(event_id=e["event_id"], kind=e["type"], share_code=e["share_code"],
+                                           share_token=e["share_token"], visitor=e["visitor"],
+                                           member_code=e["member"], at=e["at"])
+                  for e in serializer.validated_data["events"]]
+        results = attribution.share_events_ingest(events=events, brand_id=None if who.is_mall else who.brand_id,
+                                                  source=who.actor)
+        return Response({"results": [{"event_id": r.event_id, "replayed": r.replayed, "counted": r.counted,
+                                      "share_code": r.link_code} for r in results]})
+
+
+class OrderPaidView(APIView):
+    permission_classes = [StaffOrIntegration]
+
+    @extend_schema(request=OrderPaidIn, responses={201: OrderResultOut, 200: OrderResultOut},
+                   summary="An order was paid 订单支付: attribute it, earn points, commission and coins")
+    def post(self, request):
+        who = principal(request)
+        data = _valid(OrderPaidIn, request)
+        brand = brand_get(who, data["brand"])
+        result = attribution.order_paid(
+            brand=brand, order_id=data["order_id"], amount_cents=data["amount_cents"], paid_at=data["paid_at"],
+            channel=data["channel"], member_code=data["member"], share_token=data["share_token"],
+            store_code=data["store"], customer_lat=data["customer_lat"], customer_lng=data["customer_lng"],
+            actor=who.actor)
+        return Response(_order_body(result), status=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED)
+
+
+class OrderRefundedView(APIView):
+    permission_classes = [StaffOrIntegration]
+
+    @extend_schema(request=OrderRefundedIn, responses={200: OrderResultOut},
+                   summary="An order was refunded 订单退款: reverse points, commission and coins")
+    def post(self, request):
+        who = principal(request)
+        data = _valid(OrderRefundedIn, request)
+        brand = brand_get(who, data["brand"])
+        result = attribution.order_refunded(brand=brand, order_id=data["order_id"],
+                                            refunded_at=data["refunded_at"] or timezone.now(), actor=who.actor)
+        return Response(_order_body(result), status=status.HTTP_200_OK)

@@ -1,0 +1,95 @@
+"""Brand schema: the brand's orders with their attribution facts, its commission rule and ledger."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from guides.models import Guide
+from members.models import Member
+from tenants.models import Counter, Store
+
+
+class CommissionRule(models.Model):
+    """The brand's commission for attributed orders (佣金规则): a rate on the paid amount. One row."""
+
+    rate_bp = models.PositiveIntegerField("佣金比例(万分之) Rate (basis points)", default=1000,
+                                          help_text="1000 = 10% of the paid amount")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "佣金规则 Commission rule"
+        verbose_name_plural = "佣金规则 Commission rules"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="commission_rule_single_row")]
+
+    def __str__(self) -> str:
+        return f"{self.rate_bp / 100:.2f}%"
+
+    @classmethod
+    def current(cls) -> CommissionRule:
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class AttributedBy(models.TextChoices):
+    SHARE_LINK = "share_link", "分享链接 Share link"
+    CURRENT_GUIDE = "current_guide", "当前导购 Current guide"
+    FIRST_GUIDE = "first_guide", "首位导购 First guide"
+    NONE = "none", "未归因 Unattributed"
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", "已支付 Paid"
+    REFUNDED = "refunded", "已退款 Refunded"
+
+
+class Order(models.Model):
+    """A paid order at the brand (订单) and the facts of its attribution: to guide, counter, store
+    (and, by its schema, brand); what the member earned and the guide earned; cross-time / cross-space.
+    """
+
+    order_id = models.CharField("订单号 Order id", max_length=64, unique=True)
+    channel = models.CharField("渠道 Channel", max_length=20)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount_cents = models.BigIntegerField("金额(分) Amount (cents)")
+    paid_at = models.DateTimeField("支付时间 Paid at", db_index=True)
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    guide = models.ForeignKey(Guide, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    counter = models.ForeignKey(Counter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    attributed_by = models.CharField(max_length=20, choices=AttributedBy.choices)
+    share_link_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    points = models.IntegerField("会员积分 Member points", default=0)
+    points_reversed = models.IntegerField(default=0)
+    commission_cents = models.BigIntegerField("佣金(分) Commission (cents)", default=0)
+    coins = models.IntegerField(default=0)
+    exp = models.IntegerField(default=0)
+    cross_time = models.BooleanField("跨时间 Cross-time", default=False)
+    cross_space = models.BooleanField("跨空间 Cross-space", default=False)
+    distance_km = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "订单 Order"
+        verbose_name_plural = "订单 Orders"
+        indexes = [models.Index(fields=["guide", "paid_at"], name="order_guide_paid")]
+        constraints = [models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="order_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class CommissionEntry(models.Model):
+    """A line of the brand's append-only commission ledger (佣金流水): earned on payment, reversed on refund."""
+
+    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="commission_entries")
+    amount_cents = models.BigIntegerField()
+    key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "佣金流水 Commission entry"
+        verbose_name_plural = "佣金流水 Commission entries"
+
+    def __str__(self) -> str:
+        return self.key
