@@ -23,6 +23,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make bench: every benchmark script in bench/ (bench/README.md); BENCH_ARGS are passed to each
+BENCH_SCRIPTS ?= $(filter-out bench/trivial_wsgi.py,$(wildcard bench/*.py))
+bench: $(STAMP)
+	@set -e; for script in $(BENCH_SCRIPTS); do echo "== $$script"; $(PY) $$script $(BENCH_ARGS); done
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
