@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.urls import path
 
 from tenants.admin import BigTableAdmin
 
+from .handover import admin_views as handover_views
 from .models import Guide
 
 
@@ -37,6 +39,22 @@ class GuideAdmin(BigTableAdmin):
     search_fields = ["=wecom_userid", "^name"]
     search_help_text = "企业微信账号（精确）或姓名前缀。WeCom userid (exact) or the start of the name."
     autocomplete_fields = ["brand", "counter"]
+    actions = ["resign_and_hand_over"]
+
+    @admin.action(description="离职并继承客户… Resign and hand over customers…", permissions=["change"])
+    def resign_and_hand_over(self, request, queryset):
+        return handover_views.resign_action(self, request, queryset)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("handovers/", view(lambda r: handover_views.handover_list(self, r)), name="guides_guide_handovers"),
+            path("handovers/<slug:slug>/<int:pk>/", view(lambda r, slug, pk: handover_views.handover_report(
+                self, r, slug, pk)), name="guides_guide_handover_report"),
+            path("handovers/<slug:slug>/<int:pk>/export.csv", view(lambda r, slug, pk: handover_views.handover_csv(
+                self, r, slug, pk)), name="guides_guide_handover_csv"),
+            *super().get_urls(),
+        ]
 
     def get_fields(self, request, obj=None):
         fields = ["wecom_userid", "name", "brand", "counter", "hired_on", "avatar_url"]

@@ -1,8 +1,11 @@
 """The guide sidebar H5 (聊天工具栏) on the mall host: one URL for every brand's guides."""
 
-from django.urls import path
+from django.urls import include, path
+
+from incentives import sidebar_views as incentives_views
 
 from . import sidebar_views as views
+from .handover import sidebar_views as handover_views
 
 app_name = "sidebar"
 
@@ -10,5 +13,25 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("oauth/start/", views.oauth_start, name="oauth_start"),
+    path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("customers/<str:code>/", views.customer_detail, name="customer_detail"),
+    path("today/", views.today, name="today"),
+    path("inherited/", handover_views.inherited, name="inherited"),
+    path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("me/", incentives_views.me, name="me"),
+    path("links/", incentives_views.my_links, name="links"),
+    path("links/new/", incentives_views.link_create, name="link_create"),
+    path("api/feed/", incentives_views.feed_api, name="feed_api"),
+    path("api/leaderboard/", incentives_views.leaderboard_api, name="leaderboard_api"),
+    path("rewards/", incentives_views.rewards, name="rewards"),
+    path("rewards/<int:pk>/redeem/", incentives_views.reward_redeem, name="reward_redeem"),
+    path("links/<int:pk>/demo-buy/", incentives_views.demo_customer_buys, name="link_demo_buy"),
+    path("qr/", views.my_qr, name="my_qr"),
+    path("qr/<int:pk>.png", views.my_qr_image, name="my_qr_image"),
+    path("jssdk/config", views.jssdk_config, name="jssdk_config"),
+    path("api/contact/", views.contact_resolve, name="contact_resolve"),
+    path("api/demo-chats/", views.demo_chats, name="demo_chats"),
+    # DEMO_MODE: drive the WeCom simulator as customers would (404 otherwise)
+    path("demo/", include("wecom.demo_urls")),
 ]

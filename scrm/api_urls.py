@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from incentives import api as incentives_api
 from members import api as members_api
 from tenants import api as tenants_api
 
@@ -41,4 +42,8 @@ urlpatterns = [
     path("coupons/<str:code>/", members_api.MallCouponDetailView.as_view(), name="api-coupon"),
     path("coupons/<str:code>/view/", members_api.MallCouponViewedView.as_view(), name="api-coupon-view"),
     path("coupons/<str:code>/redeem/", members_api.MallCouponRedeemView.as_view(), name="api-coupon-redeem"),
+    path("events/share/", incentives_api.ShareEventView.as_view(), name="api-events-share"),
+    path("events/share/batch/", incentives_api.ShareEventBatchView.as_view(), name="api-events-share-batch"),
+    path("events/order-paid/", incentives_api.OrderPaidView.as_view(), name="api-events-order-paid"),
+    path("events/order-refunded/", incentives_api.OrderRefundedView.as_view(), name="api-events-order-refunded"),
 ]

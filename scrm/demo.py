@@ -298,6 +298,11 @@ def seed(*, members: int = DEFAULT_MEMBERS, now: dt.datetime | None = None, quie
             brand_templates={brand.pk: _brand_templates(brand, created) for brand in brands},
         )
         _members(catalogue, members, created)
+        # today's guide tasks, so the sidebar's "today" has work in it (idempotent, like the nightly run)
+        from tasks.engine import generate
+
+        for brand in brands:
+            created["guide tasks"] += generate(brand=brand, day=timezone.localdate(now)).created
         created = +created  # drop the zero counts
         if created:
             audit(action="demo.seeded", actor="command:seed_demo", **dict(sorted(created.items())))

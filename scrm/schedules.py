@@ -17,4 +17,25 @@ CELERY_BEAT_SCHEDULE = {
     "wecom-inbox-sweep": {"task": "wecom.inbox_sweep", "schedule": 30.0},
     # Coupons past their validity become "expired" (the funnel's last state); hourly is enough.
     "coupons-expire": {"task": "members.coupons_expire_due", "schedule": crontab(minute=15)},
+    # WeCom reconcile at 02:30 Shanghai: quiet hours for WeCom's limits and our database; it repairs
+    # relationships whose callbacks were lost, so once a night bounds how long a miss can last.
+    "wecom-reconcile": {"task": "wecom.reconcile_nightly", "schedule": crontab(hour=2, minute=30)},
+    # Sync runs left waiting by a rate limit or orphaned by a dead worker continue within 10 minutes.
+    "wecom-sync-resume": {"task": "wecom.sync_resume_stalled", "schedule": 600.0},
+    # Live-code channel statistics snapshot right after the Shanghai day closes (00:20); it recounts
+    # two days, so one missed night is caught up.
+    "wecom-channel-stats": {"task": "wecom.channel_stats_refresh", "schedule": crontab(hour=0, minute=20)},
+    # Guide tasks for the new Shanghai day at 00:40, after the channel stats; one job per brand. Every
+    # 10 minutes after that the same dispatch only looks at customers added since the last run, so a
+    # new customer's day-0 task appears within minutes; a missed night is caught up by the next run.
+    "tasks-generate-nightly": {"task": "tasks.generate_dispatch", "schedule": crontab(hour=0, minute=40)},
+    "tasks-generate-new-customers": {"task": "tasks.generate_dispatch", "schedule": 600.0},
+    # Customer handovers (离职继承): every 5 minutes each open handover polls WeCom's transfer results,
+    # submits what is pending and starts handovers whose start was lost; WeCom decides only after 24 h,
+    # so 5 minutes is prompt without polling idle pairs often.
+    "handover-sweep": {"task": "handover.sweep", "schedule": 300.0},
+    # WeCom's own list of resigned members' customers (get_unassigned_list, cursor mode) at 02:50, after
+    # the contact reconcile: catches a resignation whose delete_user callback was lost.
+    "handover-unassigned-reconcile": {"task": "handover.unassigned_reconcile",
+                                      "schedule": crontab(hour=2, minute=50)},
 }

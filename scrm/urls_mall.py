@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from incentives.views import share_open
 from scrm.views import healthz, mall_home
 from wecom.views import callback as wecom_callback
 
@@ -16,4 +17,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("sidebar/", include("guides.sidebar_urls")),
     path("wecom/callback/", wecom_callback, name="wecom-callback"),
+    path("s/<str:code>", share_open, name="share-open"),
 ]

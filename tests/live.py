@@ -97,8 +97,12 @@ def celery_broker(url: str):
     from scrm.celery import app
 
     def reset_pools():
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # app.pool and the producer pool live in kombu's process-wide registries, keyed by broker URL:
+        # closing them without clearing the registry leaves a closed pool that later publishers
+        # (even eager apply_async, which acquires a producer) would get back.
+        from kombu import pools
+
+        pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 

@@ -43,6 +43,8 @@ SHARED_APPS = [
     "members",
     "guides",
     "wecom",
+    "tasks.mall",
+    "incentives",
 ]
 TENANT_APPS = [
     "members.brand",
@@ -50,6 +52,7 @@ TENANT_APPS = [
     "guides.handover",
     "wecom.brand",
     "tasks",
+    "incentives.brand",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 

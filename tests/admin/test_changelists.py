@@ -52,7 +52,10 @@ def test_admin_index_lists_every_public_model(admin_client_for, staff):
     registered = {model["object_name"] for app in response.context["app_list"] for model in app["models"]}
     assert registered == {"Brand", "Store", "Counter", "StaffRole", "ApiClient", "AuditEvent", "Guide", "Member",
                           "MemberExternalId", "TierRule", "TierChange", "PointsEntry", "CouponTemplate", "Coupon",
-                          "User", "CallbackEvent", "ApiCall", "CallbackRejection", "WelcomeDelivery", "Corp"}
+                          "User", "CallbackEvent", "ApiCall", "CallbackRejection", "WelcomeDelivery", "Corp",
+                          "CorpTag", "SyncRun",
+                          "RankRule", "RewardEntry", "GuideBalance", "AttributionSettings", "ShareLink",
+                          "Reward", "Redemption", "StarGuide"}
 
 
 @pytest.mark.parametrize("table", BIG_TABLES)

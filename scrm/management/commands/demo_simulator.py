@@ -51,5 +51,23 @@ class Command(BaseCommand):
                       "createtime": int(added.timestamp())} for g, m, state, added in rows if m in externals]
             for start in range(0, len(batch), BATCH):
                 follows += sim.seed_follows(batch[start:start + BATCH], silent=True)
+        codes = self._counter_live_codes(guides)
         self.stdout.write(f"WeCom simulator knows {len(guides)} guides, {len(customers)} customers, "
-                          f"{follows} new relationships.")
+                          f"{follows} new relationships; {codes} new counter live codes.")
+
+    def _counter_live_codes(self, guides) -> int:
+        """Every active demo guide gets a counter-poster live code (state "counter"), once."""
+        from wecom.brand.models import LiveCode
+        from wecom.livecodes import livecode_create
+
+        created = 0
+        for guide in guides:
+            if guide.status != GuideStatus.ACTIVE or not guide.brand.is_active:
+                continue
+            with schema_context(guide.brand.schema_name):
+                if LiveCode.objects.filter(guide=guide, is_active=True).exists():
+                    continue
+            livecode_create(guide=guide, state="counter", name=f"{guide.name} 柜台海报"[:30], kind="counter",
+                            actor="demo_simulator")
+            created += 1
+        return created
