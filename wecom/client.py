@@ -15,7 +15,9 @@ import copy
 import hashlib
 import json
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 
 import redis
@@ -64,6 +66,22 @@ class WeComClient(WeChatClient):
         super().__init__(corp_id, secret, session=storage, timeout=10, auto_retry=False)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
         self.record = record
+        self._held_records: list[dict] | None = None
+
+    @contextmanager
+    def records_held(self):
+        """Record the calls made inside this block when it exits, not as they happen.
+
+        For a call made inside a savepoint its caller may roll back (a welcome message WeCom refused takes
+        its coupon back with it): written at once, the call's own record would be rolled back too.
+        """
+        self._held_records = []
+        try:
+            yield
+        finally:
+            held, self._held_records = self._held_records, None
+            for fields in held:
+                _record_call(**fields)
 
     @property
     def access_token_key(self) -> str:
@@ -114,9 +132,14 @@ class WeComClient(WeChatClient):
             logger.info("wecom.call", extra={"endpoint": endpoint, "errcode": errcode, "attempts": attempts,
                                              "duration_ms": duration_ms})
             if self.record:
-                _record_call(corp_id=self.corp_id, method=method.upper(), endpoint=endpoint,
-                             params=_clean(dict(kwargs.get("params") or {})), body=_clean(body), errcode=errcode,
-                             errmsg=errmsg, status=status, attempts=attempts, duration_ms=duration_ms)
+                fields = {"corp_id": self.corp_id, "method": method.upper(), "endpoint": endpoint,
+                          "params": _clean(dict(kwargs.get("params") or {})), "body": _clean(body),
+                          "errcode": errcode, "errmsg": errmsg, "status": status, "attempts": attempts,
+                          "duration_ms": duration_ms}
+                if self._held_records is not None:
+                    self._held_records.append(fields)
+                else:
+                    _record_call(**fields)
 
     # ---- endpoints wechatpy 1.8.18 lacks (reference §11) -------------------------------------
 
@@ -211,11 +234,32 @@ def _redis(url: str):
     return redis.Redis.from_url(url)
 
 
+_clients = threading.local()
+
+
+def client_for(*, corp_id: str, secret: str) -> WeComClient:
+    """A corp's client, kept per thread so its HTTP keep-alive connection to WeCom is reused (a new client per
+    call meant a new TCP connection per call: two per customer add). Keyed by everything it is built from,
+    so a changed setting (tests point ``WECOM_API_BASE`` at a fresh simulator) gets a fresh client."""
+    key = (corp_id, secret, settings.WECOM_API_BASE, settings.REDIS_URL)
+    cache = getattr(_clients, "by_key", None)
+    if cache is None:
+        cache = _clients.by_key = {}
+    client = cache.get(key)
+    if client is None:
+        if len(cache) >= 16:  # settings churn (tests): drop the old clients and their connections
+            for old in cache.values():
+                old._http.close()
+            cache.clear()
+        client = cache[key] = WeComClient(corp_id=corp_id, secret=secret, api_base=settings.WECOM_API_BASE,
+                                          redis_client=_redis(settings.REDIS_URL))
+    return client
+
+
 def mall_client(*, agent: bool = False) -> WeComClient:
     """The mall corp's client: the customer-contact secret, or the self-built app's (``agent=True``)."""
-    secret = settings.WECOM_AGENT_SECRET if agent else settings.WECOM_SECRET
-    return WeComClient(corp_id=settings.WECOM_CORP_ID, secret=secret, api_base=settings.WECOM_API_BASE,
-                       redis_client=_redis(settings.REDIS_URL))
+    return client_for(corp_id=settings.WECOM_CORP_ID,
+                      secret=settings.WECOM_AGENT_SECRET if agent else settings.WECOM_SECRET)
 
 
 def _record_call(**fields) -> None:

@@ -83,15 +83,14 @@ def corp_client(corp_id: str | None = None):
         return mall_client()
     from members.identity import decrypt
 
-    from .client import WeComClient, _redis
+    from .client import client_for
     from .models import Corp
 
     corp = Corp.objects.filter(corp_id=corp_id).first()
     if corp is None:
         raise AppError(f"No WeCom corp {corp_id} in the admin. 未找到该企业微信。", code="corp_not_found", status=404,
                        fields={"corp": [corp_id]})
-    return WeComClient(corp_id=corp.corp_id, secret=decrypt(corp.secret_encrypted), api_base=settings.WECOM_API_BASE,
-                       redis_client=_redis(settings.REDIS_URL))
+    return client_for(corp_id=corp.corp_id, secret=decrypt(corp.secret_encrypted))
 
 
 def corp_directory(corp_id: str):

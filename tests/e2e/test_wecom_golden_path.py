@@ -8,7 +8,7 @@ from guides.brand.models import Relationship
 from members.brand.models import BrandCoupon, BrandCouponTemplate, BrandMember
 from members.models import Member, MemberExternalId
 from tenants.models import Brand
-from wecom.models import CallbackEvent, WelcomeDelivery
+from wecom.models import ApiCall, CallbackEvent, WelcomeDelivery
 
 # No django_db mark: these tests commit (the live server and the simulator see other connections).
 
@@ -118,3 +118,6 @@ def test_expired_welcome_code_is_recorded_not_retried(simulator, guide_factory):
     assert (delivery.status, delivery.errcode) == ("code_expired", 41050)
     with schema_context(guide.brand.schema_name):
         assert BrandCoupon.objects.filter(member=delivery.member).count() == 0  # no coupon promised in vain
+    # the refused call is in the call log although the coupon's savepoint was rolled back around it
+    call = ApiCall.objects.filter(endpoint="externalcontact/send_welcome_msg").latest("id")
+    assert (call.errcode, call.status, call.redrivable) == (41050, "error", False)

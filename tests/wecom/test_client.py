@@ -1,8 +1,10 @@
 """The adapter against the simulator over real HTTP: tokens, bounded retry, rate limits, call log."""
 
+import threading
+
 import pytest
 
-from wecom.client import RateLimited, WeComError, mall_client
+from wecom.client import RateLimited, WeComClient, WeComError, _redis, mall_client
 from wecom.models import ApiCall
 
 
@@ -22,10 +24,24 @@ def sim(settings):
     server.stop()
 
 
-def test_gettoken_comes_from_the_configured_base_and_is_shared(sim, db):
+def test_gettoken_comes_from_the_configured_base_and_is_shared(sim, db, settings):
     mall_client().get("externalcontact/get_follow_user_list")
-    mall_client().get("externalcontact/get_follow_user_list")  # a new client (another process): same token
+    another_process = WeComClient(corp_id=settings.WECOM_CORP_ID, secret=settings.WECOM_SECRET,
+                                  api_base=settings.WECOM_API_BASE, redis_client=_redis(settings.REDIS_URL))
+    another_process.get("externalcontact/get_follow_user_list")  # its own client: the same token, from Redis
     assert len(sim.calls(endpoint="gettoken")) == 1
+
+
+def test_a_thread_reuses_its_client_and_connection_until_a_setting_changes(sim, db, settings):
+    client = mall_client()
+    assert mall_client() is client and mall_client(agent=True) is not client
+    other_thread = []
+    worker = threading.Thread(target=lambda: other_thread.append(mall_client()))
+    worker.start()
+    worker.join()
+    assert other_thread[0] is not client  # requests sessions are not shared between threads
+    settings.WECOM_API_BASE = sim.base_url + "/elsewhere/"
+    assert mall_client() is not client and mall_client().API_BASE_URL.endswith("/elsewhere/")
 
 
 def test_a_token_wecom_rejects_is_refreshed_once(sim, db):
