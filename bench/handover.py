@@ -233,7 +233,7 @@ class Bench:
                 say(f"  {done}/{a.guides} handovers done; items {json.dumps(states, sort_keys=True)}")
                 last_report = time.monotonic()
             with app.connection_for_write() as conn:  # beat's job, run whenever the queue is drained
-                queued = conn.default_channel.client.llen("celery")
+                queued = conn.default_channel.client.llen("celery") + conn.default_channel.client.llen("wecom")
             if not queued:
                 handover_sweep.delay()
             time.sleep(0.5)

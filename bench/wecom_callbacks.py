@@ -761,7 +761,7 @@ class Bench:
 
         client = redis.Redis.from_url(self.redis_url)
         dropped = 0
-        for key in client.scan_iter(match="celery*"):
+        for key in [*client.scan_iter(match="celery*"), b"wecom"]:  # the default queue and the callbacks' own
             if client.type(key) == b"list":
                 dropped += client.llen(key)
                 client.delete(key)

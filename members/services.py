@@ -154,7 +154,14 @@ def _create_member(*, identity: Identity, profile: Profile, brand: Brand, guide,
     raise AppError("Could not allocate a member code; try again.", code="code_exhausted", status=503)
 
 
-def _attach_identities(member: Member, identity: Identity, profile: Profile) -> None:
+def _attach_identities(member: Member, identity: Identity, profile: Profile, *, new: bool = False) -> None:
+    if new:
+        # _create_member wrote every identity field but the WeCom id; nobody else can hold that id, since no
+        # member matched it and its advisory lock is ours: a plain insert, no get_or_create round trips
+        if identity.external_userid:
+            MemberExternalId.objects.create(corp_id=identity.corp_id, external_userid=identity.external_userid,
+                                            member=member)
+        return
     changed = []
     if identity.unionid and not member.unionid:
         member.unionid = identity.unionid
@@ -213,12 +220,14 @@ def member_enroll(
             member = _create_member(identity=identity, profile=profile, brand=brand, guide=guide, channel=channel)
         else:
             member = Member.objects.get(pk=matches.pop())
-        _attach_identities(member, identity, profile)
+        _attach_identities(member, identity, profile, new=member_created)
         with schema_context(brand.schema_name):
-            brand_member, membership_created = BrandMember.objects.get_or_create(
-                member=member,
-                defaults={"joined_at": timezone.now(), "source_guide": guide, "source_channel": channel[:64]},
-            )
+            membership = {"joined_at": timezone.now(), "source_guide": guide, "source_channel": channel[:64]}
+            if member_created:  # a member created a moment ago cannot be any brand's member yet
+                brand_member, membership_created = BrandMember.objects.create(member=member, **membership), True
+            else:
+                brand_member, membership_created = BrandMember.objects.get_or_create(member=member,
+                                                                                     defaults=membership)
         if member_created or membership_created:
             audit(action="member.enrolled", actor=actor, brand=brand, member_id=member.pk,
                   guide_id=getattr(guide, "pk", None), channel=channel, member_created=member_created)

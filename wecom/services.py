@@ -251,9 +251,9 @@ def handle_add_contact(event: CallbackEvent) -> Outcome:
     after = None
     if welcome_code:
         def after():
-            from .tasks import welcome_send
+            from .tasks import welcome_send_now
 
-            welcome_send.delay(delivery.pk)
+            welcome_send_now(delivery.pk)
     return Outcome(result=f"{change} relationship {relationship.pk}; member {result.member.code}", brand=brand,
                    after_commit=after)
 
@@ -363,31 +363,40 @@ def welcome_due(*, older_than_seconds: int = 5) -> list[int]:
 def welcome_send(delivery_id: int) -> str:
     """Send the welcome message with the event's WelcomeCode (valid 20 s, single use; reference §5).
 
-    Never retried blindly: a WelcomeCode works once. A rate-limit answer raises RateLimited so the
-    task can try again within the 20 seconds; any other error is recorded as the outcome.
+    Never retried blindly: a WelcomeCode works once. A rate-limit answer raises RateLimited (after the
+    delivery is released) so the caller can try again within the 20 seconds; any other error is recorded
+    as the outcome, and the welcome coupon the message promised is taken back with it.
     """
-    try:
-        with transaction.atomic():
-            delivery = (WelcomeDelivery.objects.select_for_update()
-                        .select_related("event", "brand", "guide", "member")
-                        .filter(pk=delivery_id, status=WelcomeStatus.PENDING).first())
-            if delivery is None:
-                return "not pending"
-            body, coupon_code = welcome_content(brand=delivery.brand, guide=delivery.guide, member=delivery.member)
+    client = mall_client()
+    rate_limited = None
+    with transaction.atomic():
+        delivery = (WelcomeDelivery.objects.select_for_update()
+                    .select_related("event", "brand", "guide", "member")
+                    .filter(pk=delivery_id, status=WelcomeStatus.PENDING).first())
+        if delivery is None:
+            return "not pending"
+        # the call's record is written outside the savepoint, so a refused message keeps its record
+        with client.records_held():
+            try:
+                with transaction.atomic():  # savepoint: the coupon exists only if the message went out
+                    body, coupon_code = welcome_content(brand=delivery.brand, guide=delivery.guide,
+                                                        member=delivery.member)
+                    if body:
+                        client.send_welcome_msg({"welcome_code": delivery.event.payload.get("WelcomeCode", ""),
+                                                 **body})
+            except RateLimited as exc:
+                rate_limited = exc
+            except WeComError as exc:
+                status = {41050: WelcomeStatus.CODE_EXPIRED, 41051: WelcomeStatus.ALREADY_CHATTING}.get(
+                    exc.errcode, WelcomeStatus.FAILED)
+                WelcomeDelivery.objects.filter(pk=delivery.pk).update(status=status, errcode=exc.errcode)
+                return status
+        if rate_limited is None:
             if not body:
                 WelcomeDelivery.objects.filter(pk=delivery.pk).update(status=WelcomeStatus.NOT_CONFIGURED)
                 return WelcomeStatus.NOT_CONFIGURED
-            mall_client().send_welcome_msg({"welcome_code": delivery.event.payload.get("WelcomeCode", ""), **body})
             WelcomeDelivery.objects.filter(pk=delivery.pk).update(
                 status=WelcomeStatus.SENT, errcode=0, sent_at=timezone.now(), content=body, coupon_code=coupon_code,
                 latency_ms=max(0, int((time.time() - delivery.event.create_time) * 1000)))
             return WelcomeStatus.SENT
-    except RateLimited:
-        raise
-    except WeComError as exc:
-        # rolled back: the coupon the message promised was not issued either
-        status = {41050: WelcomeStatus.CODE_EXPIRED, 41051: WelcomeStatus.ALREADY_CHATTING}.get(
-            exc.errcode, WelcomeStatus.FAILED)
-        WelcomeDelivery.objects.filter(pk=delivery_id, status=WelcomeStatus.PENDING).update(
-            status=status, errcode=exc.errcode)
-        return status
+    raise rate_limited

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from . import services
 from .client import RateLimited
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="wecom.process_callback", ignore_result=True, acks_late=True)
@@ -34,3 +38,19 @@ def welcome_send(self, delivery_id: int) -> str:
         return services.welcome_send(delivery_id)
     except RateLimited as exc:
         raise self.retry(exc=exc, countdown=2) from exc
+
+
+def welcome_send_now(delivery_id: int) -> None:
+    """Send a welcome message right here, in the worker that just committed the add.
+
+    The WelcomeCode lives 20 seconds. Queueing the send as a second task put it behind every callback that
+    arrived meanwhile, which under a burst of adds cost more than the window. Rate limited: a task retries
+    shortly. Anything else (the database or WeCom unreachable): the delivery stays pending and the sweeper
+    sends it while the code is still valid, or records it expired.
+    """
+    try:
+        services.welcome_send(delivery_id)
+    except RateLimited:
+        welcome_send.apply_async((delivery_id,), countdown=2)
+    except Exception:
+        logger.exception("wecom.welcome_send_failed", extra={"delivery_id": delivery_id})

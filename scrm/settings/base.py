@@ -197,6 +197,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
                                     "interval_max": 0.5}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 10}
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
+# WeCom callbacks have their own queue: a customer's add (and the welcome message, whose code lives 20 s) must
+# not wait behind a night's task generation, a sync or a handover. A worker started without -Q consumes every
+# queue listed here, taking from each in turn, so no deployment change is needed; a busy mall can also run a
+# worker with -Q wecom alone.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "wecom": {}}
+CELERY_TASK_ROUTES = {"wecom.process_callback": {"queue": "wecom"}, "wecom.welcome_send": {"queue": "wecom"}}
 
 from scrm.schedules import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 

@@ -142,3 +142,13 @@ def test_member_codes_have_a_valid_check_digit():
     codes = {member_code_new() for _ in range(200)}
     assert all(member_code_is_valid(c) and len(c) == 10 for c in codes)
     assert not any(member_code_is_valid(c[:-1] + str((int(c[-1]) + 1) % 10)) for c in codes)
+
+
+def test_wecom_callbacks_have_their_own_queue_which_a_default_worker_also_consumes():
+    from scrm.celery import app
+    from wecom import tasks  # noqa: F401 (registers the tasks)
+
+    for name in ("wecom.process_callback", "wecom.welcome_send"):
+        assert app.amqp.router.route({}, name)["queue"].name == "wecom"
+    assert app.amqp.router.route({}, "wecom.inbox_sweep")["queue"].name == "celery"
+    assert set(app.amqp.queues) == {"celery", "wecom"}  # a worker without -Q consumes every one of these
