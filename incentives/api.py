@@ -1,14 +1,15 @@
 """Events API for the mall's mini-program, POS and live-stream systems (one API key per integration).
 
-view / like / add_to_cart are idempotent by ``event_id``; order_paid and order_refunded by
-``order_id`` within the brand. A brand's key acts only for its own brand: another brand's links
-and orders answer 404, exactly like ones that do not exist.
+view / like / add_to_cart are idempotent by ``event_id``; order_paid by ``order_id`` within the brand,
+order_refunded by ``refund_id`` within the order (partial refunds) or by ``order_id`` (a whole refund).
+A brand's key acts only for its own brand: another brand's links and orders answer 404, exactly like
+ones that do not exist.
 """
 
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,10 +56,38 @@ class OrderPaidIn(serializers.Serializer):
     customer_lng = serializers.FloatField(required=False, allow_null=True, default=None)
 
 
+class RefundLineIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text="The refunded item's SKU 商品编码")
+    quantity = serializers.IntegerField(min_value=1, required=False, default=1)
+    amount_cents = serializers.IntegerField(min_value=1, help_text="Refunded amount of this line in cents (分)")
+
+
 class OrderRefundedIn(serializers.Serializer):
     order_id = serializers.CharField(max_length=64)
     brand = serializers.SlugField()
+    refund_id = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="",
+        help_text="The refund's own id 退款单号: a retry with the same id is a no-op. Required for a partial refund; "
+                  "without it the request means 'refund the rest of the order' and is idempotent by order")
+    amount_cents = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None,
+        help_text="Refunded amount in cents (分); omit to refund what is left of the order. Refunds of an order "
+                  "never add up to more than it: 409 refund_exceeds_order")
+    lines = RefundLineIn(many=True, required=False, allow_null=True, default=None,
+                         help_text=f"The refunded lines (1-{attribution.MAX_REFUND_LINES}); their amounts add up to "
+                                   "the refund (400 refund_lines_mismatch when amount_cents says otherwise)")
     refunded_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class RefundOut(serializers.Serializer):
+    refund_id = serializers.CharField(help_text="Empty for the full refund sent without an id")
+    amount_cents = serializers.IntegerField()
+    lines = RefundLineIn(many=True)
+    points_reversed = serializers.IntegerField(help_text="Member points taken back (unspent ones only)")
+    commission_cents = serializers.IntegerField(help_text="Commission reversed by this refund")
+    coins = serializers.IntegerField(help_text="Guide coins reversed by this refund")
+    exp = serializers.IntegerField(help_text="Guide experience reversed by this refund")
+    refunded_at = serializers.DateTimeField()
 
 
 class OrderOut(serializers.Serializer):
@@ -71,10 +100,14 @@ class OrderOut(serializers.Serializer):
     store = serializers.SerializerMethodField()
     member = serializers.SerializerMethodField()
     points = serializers.IntegerField()
+    refunded_cents = serializers.IntegerField(help_text="All refunds of the order so far")
     points_reversed = serializers.IntegerField()
     commission_cents = serializers.IntegerField()
+    commission_reversed_cents = serializers.IntegerField()
     coins = serializers.IntegerField()
+    coins_reversed = serializers.IntegerField()
     exp = serializers.IntegerField()
+    exp_reversed = serializers.IntegerField()
     cross_time = serializers.BooleanField()
     cross_space = serializers.BooleanField()
     distance_km = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
@@ -97,18 +130,29 @@ class OrderResultOut(serializers.Serializer):
     replayed = serializers.BooleanField()
 
 
+class RefundResultOut(OrderResultOut):
+    refund = RefundOut(allow_null=True, help_text="This refund (a replay: the one recorded first); null when a "
+                                                  "full refund without an id found nothing left to refund")
+
+
+class ErrorOut(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. refund_exceeds_order")
+    message = serializers.CharField(help_text="Chinese and English")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-def _order_body(result) -> dict:
+def _order_body(result, out=OrderResultOut) -> dict:
     from django_tenants.utils import schema_context
 
     order = result.order
     with schema_context("public"):  # guide, counter, store and member are the mall's rows
-        return OrderResultOut({"order": order, "replayed": result.replayed}).data
+        return out({"order": order, "replayed": result.replayed, "refund": result.refund}).data
 
 
 class ShareEventView(APIView):
@@ -177,12 +221,27 @@ class OrderPaidView(APIView):
 class OrderRefundedView(APIView):
     permission_classes = [StaffOrIntegration]
 
-    @extend_schema(request=OrderRefundedIn, responses={200: OrderResultOut},
-                   summary="An order was refunded 订单退款: reverse points, commission and coins")
+    @extend_schema(
+        request=OrderRefundedIn,
+        responses={200: RefundResultOut,
+                   400: OpenApiResponse(ErrorOut, description="invalid, invalid_refund, refund_id_required, "
+                                                              "refund_lines_mismatch"),
+                   404: OpenApiResponse(ErrorOut, description="brand_not_found, order_not_found"),
+                   409: OpenApiResponse(ErrorOut, description="refund_exceeds_order, order_already_refunded, "
+                                                              "refund_id_reused")},
+        summary="An order was refunded, whole or in part 订单退款(全额/部分): reverse points, commission and coins",
+        description="A partial refund (amount_cents or lines, with a refund_id) takes back points, commission, "
+                    "coins and experience in proportion to the amount, in whole cents / points; the refund that "
+                    "reaches the order's amount takes back the rest. The attributed guide's sales on the "
+                    "leaderboards go down by the refunded amount on the day of the sale. 200 for a new refund and "
+                    "for a replay (replayed: true).")
     def post(self, request):
         who = principal(request)
         data = _valid(OrderRefundedIn, request)
         brand = brand_get(who, data["brand"])
-        result = attribution.order_refunded(brand=brand, order_id=data["order_id"],
-                                            refunded_at=data["refunded_at"] or timezone.now(), actor=who.actor)
-        return Response(_order_body(result), status=status.HTTP_200_OK)
+        lines = data["lines"]
+        result = attribution.order_refunded(
+            brand=brand, order_id=data["order_id"], refund_id=data["refund_id"], amount_cents=data["amount_cents"],
+            lines=None if lines is None else [attribution.RefundLine(**line) for line in lines],
+            refunded_at=data["refunded_at"] or timezone.now(), actor=who.actor)
+        return Response(_order_body(result, RefundResultOut), status=status.HTTP_200_OK)

@@ -391,6 +391,7 @@ def attribute(*, brand: Brand, member: Member | None, share_token: str, paid_at:
 class OrderResult:
     order: object
     replayed: bool
+    refund: object | None = None
 
 
 def _check_order_input(*, order_id: str, amount_cents, channel: str, customer_lat, customer_lng) -> None:
@@ -491,45 +492,137 @@ def _replay(order, *, amount_cents: int, member: Member | None) -> OrderResult:
     return OrderResult(order=order, replayed=True)
 
 
-def order_refunded(*, brand: Brand, order_id: str, refunded_at: dt.datetime | None = None,
-                   actor: str = "system") -> OrderResult:
-    """A full refund: reverse the member's points (as far as still unspent), the commission, the coins
-    and experience and the share link's counters. Idempotent by order id."""
-    from .brand.models import CommissionEntry, Order, OrderStatus
+MAX_REFUND_LINES = 200
 
+
+@dataclass(frozen=True)
+class RefundLine:
+    """One refunded line of an order (SKU, quantity, amount): kept on the refund for the record."""
+
+    sku: str
+    amount_cents: int
+    quantity: int = 1
+
+
+def _check_refund_input(*, refund_id: str, amount_cents, lines) -> int | None:
+    """The refunded amount asked for (None: the rest of the order), after checking the input."""
+    fields = {}
+    if not isinstance(refund_id, str) or len(refund_id) > 64 or refund_id != refund_id.strip():
+        fields["refund_id"] = ["Up to 64 characters. 最多64个字符。"]
+    if amount_cents is not None and (not isinstance(amount_cents, int) or isinstance(amount_cents, bool)
+                                     or amount_cents <= 0):
+        fields["amount_cents"] = ["A positive whole number of cents. 须为正整数(分)。"]
+    if lines is not None:
+        if not lines or len(lines) > MAX_REFUND_LINES:
+            fields["lines"] = [f"1-{MAX_REFUND_LINES} lines. 1-{MAX_REFUND_LINES}行。"]
+        for index, line in enumerate(lines or ()):
+            if not (line.sku or "").strip() or len(line.sku) > 64:
+                fields[f"lines[{index}].sku"] = ["1-64 characters. 1-64个字符。"]
+            for name in ("amount_cents", "quantity"):
+                value = getattr(line, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    fields[f"lines[{index}].{name}"] = ["A positive whole number. 须为正整数。"]
+    if fields:
+        raise AppError("Invalid refund. 退款无效。", code="invalid_refund", fields=fields)
+    if lines is not None:
+        total = sum(line.amount_cents for line in lines)
+        if amount_cents is not None and amount_cents != total:
+            raise AppError("The lines do not add up to the amount. 退款明细合计与金额不符。", code="refund_lines_mismatch",
+                           fields={"amount_cents": [f"The lines add up to {total}."]})
+        amount_cents = total
+    if amount_cents is not None and not refund_id:
+        raise AppError("A partial refund needs a refund id. 部分退款须提供退款单号。", code="refund_id_required",
+                       fields={"refund_id": ["Required with amount_cents or lines."]})
+    return amount_cents
+
+
+def _share(total: int, refunded: int, amount: int) -> int:
+    """What refunding ``refunded`` of ``amount`` takes back of ``total`` in all: a floor, and all of it at the end."""
+    return total if refunded >= amount else total * refunded // amount
+
+
+def order_refunded(*, brand: Brand, order_id: str, refund_id: str = "", amount_cents: int | None = None,
+                   lines: list[RefundLine] | None = None, refunded_at: dt.datetime | None = None,
+                   actor: str = "system") -> OrderResult:
+    """A refund of an order, whole or partial: reverse the member's points (as far as still unspent), the
+    commission, the coins and experience, the share link's sales and the leaderboards' sales of the sale's day,
+    each in proportion to the amount refunded (integer cents; see ``OrderRefund``).
+
+    Without ``amount_cents`` or ``lines`` it refunds what is left of the order (after earlier partial refunds).
+    Idempotent by ``refund_id`` within the order (a partial refund needs one; the full refund without an id is
+    idempotent by the order). Refunds never add up to more than the order: ``refund_exceeds_order`` (409).
+    """
+    from .brand.models import CommissionEntry, Order, OrderRefund, OrderStatus
+
+    amount_asked = _check_refund_input(refund_id=refund_id, amount_cents=amount_cents, lines=lines)
     refunded_at = refunded_at or timezone.now()
     with schema_context(brand.schema_name), transaction.atomic():
+        # the order row lock puts the refunds of one order in a line: each sees what the previous took back
         order = Order.objects.select_for_update(of=("self",)).select_related("member").filter(order_id=order_id).first()
         if order is None:
             raise NotFound("Unknown order. 订单不存在。", code="order_not_found", fields={"order_id": ["Unknown order."]})
-        if order.status == OrderStatus.REFUNDED:
-            return OrderResult(order=order, replayed=True)
-        source_id = f"{brand.slug}:{order_id}"
-        reversed_points = 0
-        if order.points and order.member is not None:
-            # points the member already spent cannot be taken back; the order records what was
-            reversed_points = min(order.points, member_services.points_available(order.member))
-            if reversed_points:
-                member_services.points_adjust(member=order.member, amount=-reversed_points,
-                                              idempotency_key=f"order-refund:{source_id}",
-                                              reason=f"订单退款 refund of order {order_id}", actor=actor, brand=brand)
-        if order.guide_id and order.commission_cents:
-            CommissionEntry.objects.create(guide_id=order.guide_id, order=order, amount_cents=-order.commission_cents,
-                                           key=f"refund:{order_id}")
-        if order.guide_id and (order.coins or order.exp):
-            reward_credit(guide_id=order.guide_id, coins=-order.coins, exp=-order.exp, source="order_refunded",
-                          source_id=source_id, note=f"退款 {order_id}")
+        existing = OrderRefund.objects.filter(order=order, refund_id=refund_id).first()
+        if existing is not None:
+            if amount_asked is not None and existing.amount_cents != amount_asked:
+                raise Conflict("This refund id was already used for another amount. 退款单号已用于其他金额。",
+                               code="refund_id_reused", fields={"refund_id": ["Already used with another amount."]})
+            return OrderResult(order=order, replayed=True, refund=existing)
+        left = order.amount_cents - order.refunded_cents
+        if left == 0:
+            if amount_asked is None and not refund_id:  # "refund it all" again: it is
+                return OrderResult(order=order, replayed=True, refund=None)
+            raise Conflict("The order is already fully refunded. 订单已全额退款。", code="order_already_refunded",
+                           fields={"order_id": ["Nothing left to refund."]})
+        amount = left if amount_asked is None else amount_asked
+        if amount > left:
+            raise Conflict(f"Only {left} cents are left to refund. 退款超过订单剩余金额（剩余 {left} 分）。",
+                           code="refund_exceeds_order", fields={"amount_cents": [f"At most {left}."]})
+        refunded = order.refunded_cents + amount
+        full = refunded == order.amount_cents
+        commission = _share(order.commission_cents, refunded, order.amount_cents) - order.commission_reversed_cents
+        coins = _share(order.coins, refunded, order.amount_cents) - order.coins_reversed
+        exp = _share(order.exp, refunded, order.amount_cents) - order.exp_reversed
+        # points: what this refund brings the proportional share to, as far as the member has them unspent
+        # (points spent in between stay spent; a later refund takes back what it can of the shortfall)
+        points_due = _share(order.points, refunded, order.amount_cents) - order.points_reversed
+        points = 0
+        if points_due and order.member is not None:
+            points = min(points_due, member_services.points_available(order.member))
+        refund = OrderRefund.objects.create(
+            order=order, refund_id=refund_id, amount_cents=amount, points=points_due, points_reversed=points,
+            commission_cents=commission, coins=coins, exp=exp, refunded_at=refunded_at, actor=actor[:120],
+            lines=[{"sku": line.sku, "quantity": line.quantity, "amount_cents": line.amount_cents}
+                   for line in lines or ()])
+        # ledger keys from the refund's row: one entry per refund, and never the key of a whole-order refund
+        # written before partial refunds existed ("...:<order id>")
+        source_id = f"{brand.slug}#{refund.pk}"
+        what = f"订单退款 refund of order {order_id}" + (f" ({refund_id})" if refund_id else "")
+        if points:
+            member_services.points_adjust(member=order.member, amount=-points,
+                                          idempotency_key=f"order-refund:{source_id}", reason=what, actor=actor,
+                                          brand=brand)
+        if order.guide_id and commission:
+            CommissionEntry.objects.create(guide_id=order.guide_id, order=order, amount_cents=-commission,
+                                           key=f"refund#{refund.pk}")
+        if order.guide_id and (coins or exp):
+            reward_credit(guide_id=order.guide_id, coins=-coins, exp=-exp, source="order_refunded",
+                          source_id=source_id, note=f"退款 {order_id}"[:200])
         if order.share_link_id:
             ShareLink.objects.filter(pk=order.share_link_id).update(
-                bought=F("bought") - 1, sales_cents=F("sales_cents") - order.amount_cents,
-                commission_cents=F("commission_cents") - order.commission_cents, updated_at=timezone.now())
+                bought=F("bought") - (1 if full else 0), sales_cents=F("sales_cents") - amount,
+                commission_cents=F("commission_cents") - commission, updated_at=timezone.now())
             feed.changed_on_commit(link_id=order.share_link_id, guide_id=order.guide_id, event="refunded")
-        if order.guide_id:
+        if order.guide_id:  # sales leave the boards of the sale's own day
             feed.order_on_commit(brand_id=brand.pk, guide_id=order.guide_id, order_pk=order.pk,
-                                 paid_at=order.paid_at, amount_cents=-order.amount_cents)
-        Order.objects.filter(pk=order.pk).update(status=OrderStatus.REFUNDED, refunded_at=refunded_at,
-                                                 points_reversed=reversed_points)
+                                 paid_at=order.paid_at, amount_cents=-amount)
+        Order.objects.filter(pk=order.pk).update(
+            status=OrderStatus.REFUNDED if full else OrderStatus.PARTIALLY_REFUNDED, refunded_at=refunded_at,
+            refunded_cents=refunded, points_reversed=F("points_reversed") + points,
+            commission_reversed_cents=F("commission_reversed_cents") + commission,
+            coins_reversed=F("coins_reversed") + coins, exp_reversed=F("exp_reversed") + exp)
         order.refresh_from_db()
         audit(action="order.refunded", actor=actor, brand=brand, member_id=order.member_id, guide_id=order.guide_id,
-              order_id=order_id, points_reversed=reversed_points)
-    return OrderResult(order=order, replayed=False)
+              order_id=order_id, refund_id=refund_id, amount_cents=amount, refunded_cents=refunded,
+              points_reversed=points, commission_reversed_cents=commission)
+    log.info("incentives.order_refunded", extra={"tenant": brand.schema_name, "full": full})
+    return OrderResult(order=order, replayed=False, refund=refund)

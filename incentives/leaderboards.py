@@ -167,8 +167,9 @@ def metric_totals(metric: str, start: dt.datetime, end: dt.datetime) -> dict[int
     for schema in _brand_schemas():
         if metric == "sales":
             table, sql = "brandincentives_order", (
-                'SELECT guide_id, SUM(amount_cents) FROM "{s}".brandincentives_order WHERE guide_id IS NOT NULL '
-                "AND status = 'paid' AND paid_at >= %s AND paid_at < %s GROUP BY guide_id")
+                # net of refunds, on the sale's own day (as the real-time boards move)
+                'SELECT guide_id, SUM(amount_cents - refunded_cents) FROM "{s}".brandincentives_order '
+                "WHERE guide_id IS NOT NULL AND paid_at >= %s AND paid_at < %s GROUP BY guide_id")
         else:
             table, sql = "brandguides_relationship", (
                 'SELECT guide_id, COUNT(*) FROM "{s}".brandguides_relationship WHERE added_at >= %s '

@@ -65,8 +65,8 @@ def attribution_report(*, start, end, group: str) -> list[dict]:
             SELECT {label_sql} AS label,
                    COUNT(*) AS orders,
                    SUM(o.amount_cents) AS sales_cents,
-                   SUM(CASE WHEN o.status = 'refunded' THEN o.amount_cents ELSE 0 END) AS refunded_cents,
-                   SUM(CASE WHEN o.status = 'paid' THEN o.commission_cents ELSE 0 END) AS commission_cents,
+                   SUM(o.refunded_cents) AS refunded_cents,
+                   SUM(o.commission_cents - o.commission_reversed_cents) AS commission_cents,
                    COUNT(*) FILTER (WHERE o.cross_time) AS cross_time,
                    COUNT(*) FILTER (WHERE o.cross_space) AS cross_space
             FROM brandincentives_order o
