@@ -15,12 +15,14 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
 from functools import lru_cache
 
 import redis
+import requests
 from django.conf import settings
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -66,6 +68,13 @@ class WeComClient(WeChatClient):
         super().__init__(corp_id, secret, session=storage, timeout=10, auto_retry=False)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
         self.record = record
+        # requests re-reads the proxy and CA-bundle variables from the environment on every request (four
+        # scans of os.environ per customer add); a client reads them once, for its API base
+        self._http.trust_env = False
+        self._http.proxies = requests.utils.get_environ_proxies(self.API_BASE_URL)
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self._http.verify = ca_bundle
         self._held_records: list[dict] | None = None
 
     @contextmanager

@@ -116,21 +116,19 @@ def _json(fields) -> str:
 
 def inbox_claim(event_id: int) -> CallbackEvent | None:
     """Take the event for processing, or None if it is done or another worker holds it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE wecom_callbackevent
-               SET status = 'processing', attempts = attempts + 1,
-                   locked_until = now() + make_interval(secs => %s)
-             WHERE id = %s
-               AND (status = 'pending' OR (status = 'processing' AND locked_until < now()))
-               AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-            RETURNING id
-            """,
-            [settings.WECOM_INBOX_CLAIM_SECONDS, event_id],
-        )
-        row = cursor.fetchone()
-    return CallbackEvent.objects.get(pk=row[0]) if row else None
+    claimed = list(CallbackEvent.objects.raw(  # one statement: the claim returns the row it took
+        """
+        UPDATE wecom_callbackevent
+           SET status = 'processing', attempts = attempts + 1,
+               locked_until = now() + make_interval(secs => %s)
+         WHERE id = %s
+           AND (status = 'pending' OR (status = 'processing' AND locked_until < now()))
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+        RETURNING *
+        """,
+        [settings.WECOM_INBOX_CLAIM_SECONDS, event_id],
+    ))
+    return claimed[0] if claimed else None
 
 
 def inbox_due_ids(*, older_than_seconds: int, limit: int = 500) -> list[int]:
