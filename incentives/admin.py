@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import path
 
 from scrm.errors import AppError
 from tenants.admin import BigTableAdmin, MallAdmin
 
-from . import shop
+from . import admin_views, shop
 from .models import (
     AttributionSettings,
     GuideBalance,
@@ -52,6 +53,14 @@ class AttributionSettingsAdmin(MallAdmin):
     list_display = ["click_window_days", "use_current_guide", "use_first_guide", "cross_space_km", "points_per_yuan",
                     "coins_per_100_yuan", "exp_per_100_yuan", "updated_at"]
     deletable = False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("report/", view(lambda r: admin_views.attribution_report(self, r)),
+                 name="incentives_attribution_report"),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(ShareLink)

@@ -111,3 +111,94 @@ def star_guides(*, limit: int = 5) -> list[dict]:
                     "story": star.story, "sales": f"{(score or 0) / 100:,.2f}",
                     "rank": rank + 1 if rank is not None else None})
     return out
+
+
+# --------------------------------------------------------------------------- mall ops: every brand, aggregates only
+
+# group -> (label, the key each brand schema groups by, whether the key belongs to one brand).
+# Guides and counters belong to one brand; a store, a channel, a day gather every brand's orders.
+MALL_REPORT_GROUPS = {
+    "brand": ("品牌 Brand", "NULL::bigint", True),
+    "guide": ("导购 Guide", "o.guide_id", True),
+    "counter": ("专柜 Counter", "o.counter_id", True),
+    "store": ("门店 Store", "o.store_id", False),
+    "channel": ("渠道 Channel", "o.channel", False),
+    "attributed_by": ("归因方式 Attributed by", "o.attributed_by", False),
+    "day": ("日期 Day", "to_char(o.paid_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')", False),
+}
+_MALL_LABELS = {
+    "brand": "b.name",
+    "guide": "COALESCE(g.name || ' (' || g.wecom_userid || ')', '未归因 Unattributed')",
+    "counter": "COALESCE(c.name, '—')",
+    "store": "COALESCE(s.name, '—')",
+    "channel": "p.k", "attributed_by": "p.k", "day": "p.k",
+}
+
+
+def _schemas_with(table: str, brand_id: int | None = None) -> list[tuple[int, str]]:
+    """(brand id, schema) of the brands whose schema has ``table`` (a brand being created may not yet)."""
+    from django.db import connection
+
+    from tenants.models import Brand
+
+    brands = Brand.objects.exclude(schema_name="public")
+    if brand_id is not None:
+        brands = brands.filter(pk=brand_id)
+    schemas = dict(brands.values_list("schema_name", "pk"))
+    if not schemas:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE c.relname = %s AND n.nspname = ANY(%s)", [table, list(schemas)])
+        return sorted((schemas[name], name) for (name,) in cursor.fetchall())
+
+
+def attribution_report_all_brands(*, start, end, group: str, brand_id: int | None = None) -> list[dict]:
+    """Mall ops: every brand's orders paid in [start, end), grouped by brand, guide, counter, store, channel,
+    attribution rule or day. One statement: each brand schema aggregates its own orders (the mall reads brand
+    data only as these sums, never an order), and the sums are added up across brands and named from the
+    mall's rows. Brand-owned keys (guide, counter) keep their brand; store, channel and day add brands up."""
+    from django.db import connection
+
+    label, key, per_brand = MALL_REPORT_GROUPS[group]
+    schemas = _schemas_with("brandincentives_order", brand_id)
+    if not schemas:
+        return []
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for pk, schema in schemas:
+        parts.append(
+            f"""SELECT %s::bigint AS brand_id, {key} AS k, COUNT(*) AS orders, SUM(o.amount_cents) AS sales_cents,
+                       SUM(o.refunded_cents) AS refunded_cents,
+                       SUM(o.commission_cents - o.commission_reversed_cents) AS commission_cents,
+                       COUNT(DISTINCT o.guide_id) AS guides,
+                       COUNT(*) FILTER (WHERE o.cross_time) AS cross_time,
+                       COUNT(*) FILTER (WHERE o.cross_space) AS cross_space
+                FROM {quote(schema)}.brandincentives_order o
+                WHERE o.paid_at >= %s AND o.paid_at < %s
+                GROUP BY 2""")
+        params += [pk, start, end]
+    brand_key = "p.brand_id" if per_brand else "NULL::bigint"
+    # a guide belongs to one brand's schema, so per-brand counts of distinct guides add up across brands
+    sql = f"""
+        WITH p AS ({" UNION ALL ".join(parts)})
+        SELECT {_MALL_LABELS[group]} AS label, {"b.name" if per_brand else "NULL"} AS brand, {brand_key} AS brand_id,
+               COUNT(DISTINCT p.brand_id) AS brands, SUM(p.orders)::bigint AS orders,
+               SUM(p.sales_cents)::bigint AS sales_cents, SUM(p.refunded_cents)::bigint AS refunded_cents,
+               SUM(p.commission_cents)::bigint AS commission_cents, SUM(p.guides)::bigint AS guides,
+               SUM(p.cross_time)::bigint AS cross_time, SUM(p.cross_space)::bigint AS cross_space
+        FROM p
+        LEFT JOIN public.tenants_brand b ON b.id = p.brand_id
+        {"LEFT JOIN public.guides_guide g ON g.id = p.k" if group == "guide" else ""}
+        {"LEFT JOIN public.tenants_counter c ON c.id = p.k" if group == "counter" else ""}
+        {"LEFT JOIN public.tenants_store s ON s.id = p.k" if group == "store" else ""}
+        GROUP BY {"p.brand_id, b.name, " if per_brand else ""}p.k, 1
+        ORDER BY {"1" if group == "day" else "SUM(p.sales_cents) - SUM(p.refunded_cents) DESC, 1"}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [col[0] for col in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["net_cents"] = row["sales_cents"] - row["refunded_cents"]
+    return rows
