@@ -1,3 +1,5 @@
+import datetime as dt
+
 from members.brand.models import BrandMember
 from members.models import Member
 from tenants.models import AuditEvent
@@ -83,3 +85,19 @@ def test_unauthenticated_gets_error_shape(api, db):
     response = api().get("/api/v1/brands/")
     assert response.status_code in (401, 403)
     assert set(response.json()) == {"code", "message", "fields"}
+
+
+def test_last_used_is_kept_to_the_minute_without_a_write_per_call(api, mall_key, brand_a):
+    from django.utils import timezone
+
+    from tenants.models import ApiClient
+
+    client = api(key=mall_key)
+    client.get("/api/v1/members/MISSING0000/")
+    first = ApiClient.objects.get().last_used_at
+    assert first is not None and timezone.now() - first < dt.timedelta(seconds=5)
+    client.get("/api/v1/members/MISSING0000/")
+    assert ApiClient.objects.get().last_used_at == first  # within the minute: no UPDATE
+    ApiClient.objects.update(last_used_at=first - dt.timedelta(minutes=2))
+    client.get("/api/v1/members/MISSING0000/")
+    assert ApiClient.objects.get().last_used_at > first
