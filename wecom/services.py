@@ -373,6 +373,11 @@ def welcome_send(delivery_id: int) -> str:
                     .filter(pk=delivery_id, status=WelcomeStatus.PENDING).first())
         if delivery is None:
             return "not pending"
+        if time.time() - delivery.event.create_time > WELCOME_WINDOW_SECONDS + 1:
+            # Surely expired (CreateTime has 1 s resolution): when a backlog has made us late, do not spend a
+            # coupon, a WeCom call and its rate limit on a code WeCom will refuse; later adds go first.
+            WelcomeDelivery.objects.filter(pk=delivery.pk).update(status=WelcomeStatus.CODE_EXPIRED)
+            return WelcomeStatus.CODE_EXPIRED
         # the call's record is written outside the savepoint, so a refused message keeps its record
         with client.records_held():
             try:

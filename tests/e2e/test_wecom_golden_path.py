@@ -121,3 +121,33 @@ def test_expired_welcome_code_is_recorded_not_retried(simulator, guide_factory):
     # the refused call is in the call log although the coupon's savepoint was rolled back around it
     call = ApiCall.objects.filter(endpoint="externalcontact/send_welcome_msg").latest("id")
     assert (call.errcode, call.status, call.redrivable) == (41050, "error", False)
+
+
+def test_a_backlog_late_past_the_window_spends_no_coupon_and_no_call(simulator, guide_factory):
+    """Processed more than 20 s after the add (a backlog): the code is surely dead, so no coupon, no WeCom call."""
+    import time
+
+    from django.conf import settings
+
+    from wecom import services
+
+    guide = guide_factory("lancome")
+    _welcome("lancome", with_coupon=True)
+    simulator.member(guide.wecom_userid, name=guide.name, silent=True)
+    customer = simulator.customer("张无忌")
+    simulator.seed_follows([{"userid": guide.wecom_userid, "external_userid": customer}])
+    event = CallbackEvent.objects.create(
+        corp_id=settings.WECOM_CORP_ID, dedup_key=f"late-{customer}", event="change_external_contact",
+        change_type="add_external_contact", user_id=guide.wecom_userid, external_userid=customer,
+        create_time=int(time.time()) - 25, payload={"WelcomeCode": "W-late", "State": "poster"})
+    calls_before = len(simulator.calls(endpoint="externalcontact/send_welcome_msg"))
+
+    services.inbox_process(event.pk)
+
+    delivery = WelcomeDelivery.objects.get(event=event)
+    assert (delivery.status, delivery.errcode) == ("code_expired", None)
+    assert len(simulator.calls(endpoint="externalcontact/send_welcome_msg")) == calls_before
+    assert not ApiCall.objects.filter(endpoint="externalcontact/send_welcome_msg").exists()
+    with schema_context(guide.brand.schema_name):
+        assert BrandCoupon.objects.filter(member=delivery.member).count() == 0
+        assert Relationship.objects.filter(member=delivery.member, status="active").exists()  # the add itself applied
