@@ -59,6 +59,8 @@ class AttributionSettingsAdmin(MallAdmin):
         return [
             path("report/", view(lambda r: admin_views.attribution_report(self, r)),
                  name="incentives_attribution_report"),
+            path("leaderboards/", view(lambda r: admin_views.leaderboards_page(self, r)),
+                 name="incentives_leaderboards"),
             *super().get_urls(),
         ]
 

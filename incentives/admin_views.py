@@ -98,3 +98,31 @@ def attribution_report(model_admin, request):
         groups=[(key, spec[0]) for key, spec in selectors.MALL_REPORT_GROUPS.items()],
         per_brand=selectors.MALL_REPORT_GROUPS[group][2], brands=brands, brand_id=brand_id, start=start, end=end,
         query=query))
+
+
+def leaderboards_page(model_admin, request):
+    """Any board of the mall: the whole mall, a brand, a store or a brand's counter in a store; top 20 + chart."""
+    from tenants.models import Counter, Store
+
+    from . import charts, leaderboards
+
+    _require_view(model_admin, request)
+    choice = charts.board_choices(request.GET)
+    scope = request.GET.get("scope", "mall")
+    scope = scope if scope in leaderboards.SCOPES else "mall"
+    brands = list(Brand.objects.exclude(schema_name="public").order_by("name"))
+    stores = list(Store.objects.order_by("code"))
+    brand_id = _brand_id(request, brands) or (brands[0].pk if brands else None)
+    store_id = next((s.pk for s in stores if str(s.pk) == request.GET.get("store", "")), stores[0].pk if stores else None)
+    scope_id = {"mall": "all", "brand": brand_id, "store": store_id}.get(scope)
+    missing = ""
+    if scope == "counter":
+        scope_id = Counter.objects.filter(brand_id=brand_id, store_id=store_id).values_list("pk", flat=True).first()
+        missing = "" if scope_id else "该品牌在该门店没有专柜 · The brand has no counter in this store."
+    board = leaderboards.board_top(scope=scope, scope_id=scope_id, **choice) if scope_id is not None else None
+    rows, chart = charts.board_display(board) if board else ([], "")
+    return TemplateResponse(request, "admin/incentives/leaderboards.html", _context(
+        model_admin, request, "导购排行榜 Guide leaderboards", rows=rows, chart=chart, board=board, scope=scope,
+        scopes=leaderboards.SCOPES.items(), metrics=leaderboards.METRICS.items(),
+        periods=leaderboards.PERIODS.items(), brands=brands, stores=stores, brand_id=brand_id, store_id=store_id,
+        missing=missing, **choice))

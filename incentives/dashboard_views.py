@@ -1,5 +1,6 @@
 """Brand dashboard (品牌后台) pages for incentives: the attribution report (exportable as CSV), the
-brand's rewards and the redemptions it approves. Runs in the brand's schema (tenant middleware)."""
+brand's leaderboards, the brand's rewards and the redemptions it approves. Runs in the brand's schema
+(tenant middleware)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from members.brand.dashboard_views import brand_dashboard_view
 from scrm.errors import AppError
+from tenants.models import Counter
 
-from . import selectors, shop
+from . import charts, leaderboards, selectors, shop
 from .models import Redemption, RedemptionState, Reward
 
 GROUP_CHOICES = [(key, label) for key, (label, _) in selectors.REPORT_GROUPS.items()]
@@ -124,3 +126,30 @@ def redemption_action(request, pk: int, action: str):
     else:
         messages.success(request, "已更新 Updated.")
     return redirect("dashboard:incentives_rewards")
+
+
+# --------------------------------------------------------------------------- leaderboards
+
+BRAND_SCOPES = {"brand": "本品牌 Brand", "counter": "专柜 Counter", "store": "门店 Store", "mall": "全商场 Mall"}
+
+
+@brand_dashboard_view
+def leaderboards_page(request):
+    """The brand's guides on the mall's boards: the brand's own board, a counter's, or their places in a store
+    or the whole mall (other brands' guides are never listed)."""
+    brand = request.tenant
+    choice = charts.board_choices(request.GET)
+    scope = request.GET.get("scope", "brand")
+    scope = scope if scope in BRAND_SCOPES else "brand"
+    counters = list(Counter.objects.filter(brand=brand).select_related("store").order_by("store__code"))
+    picked = next((c for c in counters if str(c.store_id) == request.GET.get("store")), counters[0] if counters else None)
+    scope_id = {"brand": brand.pk, "mall": "all", "counter": picked.pk if picked else None,
+                "store": picked.store_id if picked else None}[scope]
+    board = None
+    if scope_id is not None:
+        board = leaderboards.board_top(scope=scope, scope_id=scope_id, brand_id=brand.pk, **choice)
+    rows, chart = charts.board_display(board) if board else ([], "")
+    return render(request, "dashboard/incentives_leaderboards.html", {
+        "brand": brand, "nav": "incentives", "rows": rows, "chart": chart, "board": board, "scope": scope,
+        "scopes": BRAND_SCOPES.items(), "metrics": leaderboards.METRICS.items(),
+        "periods": leaderboards.PERIODS.items(), "counters": counters, "picked": picked, **choice})

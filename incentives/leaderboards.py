@@ -285,3 +285,71 @@ def board_for_guide(*, guide: Guide, metric: str, period: str, scope: str, top: 
     neighbours = rows(near, start + 1)
     me = next((row for row in neighbours if row.is_me), None)
     return Board(metric, period, scope, rows(head, 1), me, neighbours, size)
+
+
+# --------------------------------------------------------------------------- reads for staff (dashboards, admin)
+
+STAFF_TOP = 20
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    rank: int  # the guide's place on the whole board of the scope
+    guide_id: int
+    name: str
+    brand: str
+    counter: str
+    score: float
+
+
+@dataclass(frozen=True)
+class StaffBoard:
+    metric: str
+    period: str
+    scope: str
+    scope_id: object
+    rows: list[StaffRow]
+    listed: int  # guides on the board the viewer may see
+    size: int  # guides on the board
+
+
+def board_top(*, metric: str, period: str, scope: str, scope_id, limit: int = STAFF_TOP, brand_id: int | None = None,
+              moment: dt.datetime | None = None) -> StaffBoard:
+    """The top ``limit`` of a board for mall ops and brand managers.
+
+    With ``brand_id`` (a brand manager) only that brand's guides are listed, each with their place on the whole
+    board (e.g. 3rd of the store's 40 guides): no other brand's guide, name or score is read out of the board.
+    """
+    _check(metric, period, scope)
+    key = board_key(metric, period, moment or timezone.now(), scope, scope_id)
+    client = redis_client()
+    if brand_id is None or (scope == "brand" and str(scope_id) == str(brand_id)):
+        pipe = client.pipeline(transaction=False)
+        pipe.zrevrange(key, 0, limit - 1, withscores=True)
+        pipe.zcard(key)
+        head, size = pipe.execute()
+        placed = [(index + 1, int(member), score) for index, (member, score) in enumerate(head)]
+        listed = size
+    else:  # the brand's guides only, each by its score and its rank on the whole board
+        ids = list(Guide.objects.filter(brand_id=brand_id).values_list("pk", flat=True))
+        scores = client.zmscore(key, ids) if ids else []
+        mine = sorted(((score, pk) for pk, score in zip(ids, scores, strict=True) if score is not None), reverse=True)
+        pipe = client.pipeline(transaction=False)
+        for _score, pk in mine[:limit]:
+            pipe.zrevrank(key, pk)
+        pipe.zcard(key)
+        *ranks, size = pipe.execute()
+        placed = sorted((rank + 1, pk, score) for rank, (score, pk) in zip(ranks, mine[:limit], strict=True))
+        listed = len(mine)
+    guides = Guide.objects.filter(pk__in=[pk for _, pk, _ in placed]).select_related("brand", "counter")
+    if brand_id is not None:
+        guides = guides.filter(brand_id=brand_id)  # a board is a cache: never name a guide of another brand
+    known = {guide.pk: guide for guide in guides}
+    rows = [StaffRow(rank=rank, guide_id=pk, name=known[pk].name, brand=known[pk].brand.name,
+                     counter=known[pk].counter.name if known[pk].counter_id else "—", score=score)
+            for rank, pk, score in placed if pk in known]
+    return StaffBoard(metric, period, scope, scope_id, rows, listed, size)
+
+
+def score_text(metric: str, score: float) -> str:
+    return f"¥{int(score) / 100:,.2f}" if metric == "sales" else f"{int(score):,}"

@@ -31,6 +31,7 @@ urlpatterns = [
     path("handovers/", include("guides.handover.dashboard_urls")),
     path("incentives/", incentive_views.report, name="incentives"),
     path("incentives/rewards/", incentive_views.rewards, name="incentives_rewards"),
+    path("incentives/leaderboards/", incentive_views.leaderboards_page, name="incentives_leaderboards"),
     path("incentives/rewards/add/", incentive_views.reward_add, name="incentives_reward_add"),
     path("incentives/redemptions/<int:pk>/<str:action>/", incentive_views.redemption_action,
          name="incentives_redemption"),
