@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from incentives import sidebar_views as incentives_views
+from tasks.newbie import sidebar_views as newbie_views
 
 from . import sidebar_views as views
 from .handover import sidebar_views as handover_views
@@ -19,6 +20,8 @@ urlpatterns = [
     path("today/", views.today, name="today"),
     path("inherited/", handover_views.inherited, name="inherited"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("newbie/steps/<int:pk>/confirm/", newbie_views.step_confirm, name="newbie_step_confirm"),
+    path("newbie/moment-check/", newbie_views.moment_check, name="newbie_moment_check"),
     path("me/", incentives_views.me, name="me"),
     path("links/", incentives_views.my_links, name="links"),
     path("links/new/", incentives_views.link_create, name="link_create"),

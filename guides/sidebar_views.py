@@ -34,6 +34,7 @@ from members.models import MemberExternalId
 from members.selectors import brand_coupons, brand_member_get, mall_coupons, tier_names
 from scrm.errors import AppError, NotFound
 from scrm.pagination import page_without_count
+from tasks.newbie.selectors import guide_checklist
 from tasks.selectors import guide_task_counts, guide_tasks_open, tasks_for_display
 from tasks.services import task_complete
 from wecom import jssdk
@@ -324,6 +325,7 @@ def today(request, guide):
         "tasks": page.items,
         "counts": guide_task_counts(guide=guide, today=day),
         "today": day,
+        "newbie": guide_checklist(guide=guide),
         "previous_url": f"{request.path}?page={page.previous_number}" if page.has_previous else "",
         "next_url": f"{request.path}?page={page.next_number}" if page.has_next else "",
         **_bridge_context(),

@@ -57,6 +57,7 @@ from tenants.services import api_client_create, audit, brand_onboard
 SEED = 20240601
 DEFAULT_MEMBERS = 5000
 GUIDES_PER_BRAND = 5
+NEWBIE_HIRED_DAYS_AGO = 5
 
 DEMO_API_KEY = "sk_demo0000_mall-pos-demo-key"
 DEMO_API_CLIENT = "商场POS演示 Mall POS (demo)"
@@ -283,7 +284,7 @@ def seed(*, members: int = DEFAULT_MEMBERS, now: dt.datetime | None = None, quie
         stores = _stores(created)
         brands = _brands(created, quiet=quiet)
         counters = _counters(brands, stores, created)
-        guides = _guides(brands, counters, created)
+        guides = _guides(brands, counters, created, now=now)
         _staff(brands, created)
         _api_client(created)
         specs = list(zip(brands, BRANDS, strict=True))
@@ -300,9 +301,11 @@ def seed(*, members: int = DEFAULT_MEMBERS, now: dt.datetime | None = None, quie
         _members(catalogue, members, created)
         # today's guide tasks, so the sidebar's "today" has work in it (idempotent, like the nightly run)
         from tasks.engine import generate
+        from tasks.newbie.services import newbie_refresh
 
         for brand in brands:
             created["guide tasks"] += generate(brand=brand, day=timezone.localdate(now)).created
+            newbie_refresh(brand=brand)  # the newest hire's checklist counts the customers seeded since the hire
         created = +created  # drop the zero counts
         if created:
             audit(action="demo.seeded", actor="command:seed_demo", **dict(sorted(created.items())))
@@ -359,7 +362,8 @@ def _person_name(rng: random.Random, female: bool) -> tuple[str, str]:
     return surname + "".join(p[0] for p in parts), surname_py + "".join(p[1] for p in parts)
 
 
-def _guides(brands: list[Brand], counters: dict[int, list[Counter]], created: Tally) -> dict[int, list[Guide]]:
+def _guides(brands: list[Brand], counters: dict[int, list[Counter]], created: Tally, *,
+            now: dt.datetime) -> dict[int, list[Guide]]:
     wanted = []
     for brand, (_n, _e, slug, category, _s, _w) in zip(brands, BRANDS, strict=True):
         rng = random.Random(f"{SEED}:guides:{slug}")
@@ -371,10 +375,13 @@ def _guides(brands: list[Brand], counters: dict[int, list[Counter]], created: Ta
                 userid = f"{slug}_{pinyin}{rng.randint(2, 99)}"
             used.add(userid)
             brand_counters = counters[brand.pk]
+            hired_on = dt.date(2019, 3, 1) + dt.timedelta(days=rng.randint(0, 6 * 365))
+            if number == GUIDES_PER_BRAND - 1:  # each brand's newest hire: the newbie checklist (新手任务) is theirs
+                hired_on = timezone.localdate(now) - dt.timedelta(days=NEWBIE_HIRED_DAYS_AGO)
             wanted.append(Guide(
                 wecom_userid=userid, name=name, brand=brand,
                 counter=brand_counters[number % len(brand_counters)] if brand_counters else None,
-                hired_on=dt.date(2019, 3, 1) + dt.timedelta(days=rng.randint(0, 6 * 365)),
+                hired_on=hired_on,
             ))
     have = set(Guide.objects.filter(wecom_userid__in=[g.wecom_userid for g in wanted])
                .values_list("wecom_userid", flat=True))

@@ -38,4 +38,12 @@ CELERY_BEAT_SCHEDULE = {
     # the contact reconcile: catches a resignation whose delete_user callback was lost.
     "handover-unassigned-reconcile": {"task": "handover.unassigned_reconcile",
                                       "schedule": crontab(hour=2, minute=50)},
+    # Newbie checklists (新手任务): adds, links and taps update a newbie within seconds; every 15 minutes a
+    # catch-up recounts the newbies of each brand that has any, for what has no hook (tasks the engine
+    # completed from evidence, reconciled relationships). One job per such brand, a few statements each.
+    "newbie-refresh": {"task": "newbie.dispatch", "schedule": crontab(minute="7-59/15")},
+    # The Moment step asks WeCom (get_moment_list, one call per newbie still missing it): once a night at
+    # 03:10, quiet hours for WeCom's limits; a guide who wants it sooner taps "check" in the sidebar.
+    "newbie-moments": {"task": "newbie.dispatch", "schedule": crontab(hour=3, minute=10),
+                       "kwargs": {"moments": True}},
 }

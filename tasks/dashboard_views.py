@@ -17,6 +17,7 @@ from scrm.errors import AppError
 
 from . import services
 from .mall.models import TaskType
+from .newbie.selectors import brand_newbies
 from .selectors import brand_program, completion_by_guide, overdue_tasks
 
 RATES_DAYS = 30
@@ -67,6 +68,7 @@ def program(request):
         "rates_since": since,
         "overdue": overdue_tasks(today=today),
         "today": today,
+        **brand_newbies(brand=request.tenant),
     })
 
 

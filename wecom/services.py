@@ -252,8 +252,9 @@ def handle_add_contact(event: CallbackEvent) -> Outcome:
             from .tasks import welcome_send_now
 
             welcome_send_now(delivery.pk)
+    from tasks.newbie.services import after_customer_added  # the welcome first, then the newbie checklist
     return Outcome(result=f"{change} relationship {relationship.pk}; member {result.member.code}", brand=brand,
-                   after_commit=after)
+                   after_commit=after_customer_added(guide=guide, first=after))
 
 
 def handle_relationship_end(event: CallbackEvent) -> Outcome:

@@ -44,6 +44,7 @@ SHARED_APPS = [
     "guides",
     "wecom",
     "tasks.mall",
+    "tasks.newbie",
     "incentives",
 ]
 TENANT_APPS = [
