@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from incentives import sidebar_views as incentives_views
+from tasks.mall import sidebar_views as campaign_views
 from tasks.newbie import sidebar_views as newbie_views
 
 from . import sidebar_views as views
@@ -20,6 +21,9 @@ urlpatterns = [
     path("today/", views.today, name="today"),
     path("inherited/", handover_views.inherited, name="inherited"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("campaigns/", campaign_views.campaigns, name="campaigns"),
+    path("campaigns/<int:pk>/claim/", campaign_views.campaign_claim, name="campaign_claim"),
+    path("api/campaigns/<int:pk>/claim/", campaign_views.campaign_claim_api, name="campaign_claim_api"),
     path("newbie/steps/<int:pk>/confirm/", newbie_views.step_confirm, name="newbie_step_confirm"),
     path("newbie/moment-check/", newbie_views.moment_check, name="newbie_moment_check"),
     path("me/", incentives_views.me, name="me"),

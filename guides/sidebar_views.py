@@ -34,6 +34,7 @@ from members.models import MemberExternalId
 from members.selectors import brand_coupons, brand_member_get, mall_coupons, tier_names
 from scrm.errors import AppError, NotFound
 from scrm.pagination import page_without_count
+from tasks.mall.selectors import guide_campaigns
 from tasks.newbie.selectors import guide_checklist
 from tasks.selectors import guide_task_counts, guide_tasks_open, tasks_for_display
 from tasks.services import task_complete
@@ -52,6 +53,7 @@ OAUTH_PENDING_MAX = 5
 PAGE_SIZE = 20
 COUPON_ROWS = 30
 TASK_ROWS = 10
+TODAY_CAMPAIGNS_TO_CLAIM = 3  # the rest are one tap away on the campaigns page
 DEMO_CHAT_CUSTOMERS = 30
 # The official WeCom JS-SDK, loaded by sidebar.js only inside the WeCom client (never in a browser).
 JWEIXIN_SRC = "https://res.wx.qq.com/open/js/jweixin-1.2.0.js"
@@ -313,7 +315,8 @@ def customer_detail(request, guide, code: str):
 
 @guide_view
 def today(request, guide):
-    """今日任务 · Today: the guide's open tasks, most urgent first, each with its script ready to send."""
+    """今日任务 · Today: the guide's claimed campaigns with their progress and a few to claim, then the guide's
+    open tasks, most urgent first, each with its script ready to send."""
     day = timezone.localdate()
     page = page_without_count(guide_tasks_open(guide=guide, today=day), page=request.GET.get("page"),
                               size=PAGE_SIZE)
@@ -324,6 +327,7 @@ def today(request, guide):
         "page": page,
         "tasks": page.items,
         "counts": guide_task_counts(guide=guide, today=day),
+        "campaigns": guide_campaigns(guide=guide, now=timezone.now(), claimable_limit=TODAY_CAMPAIGNS_TO_CLAIM),
         "today": day,
         "newbie": guide_checklist(guide=guide),
         "previous_url": f"{request.path}?page={page.previous_number}" if page.has_previous else "",

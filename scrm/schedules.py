@@ -38,6 +38,11 @@ CELERY_BEAT_SCHEDULE = {
     # the contact reconcile: catches a resignation whose delete_user callback was lost.
     "handover-unassigned-reconcile": {"task": "handover.unassigned_reconcile",
                                       "schedule": crontab(hour=2, minute=50)},
+    # Campaign tasks: every 5 minutes each running campaign's claims are measured again from the record (the
+    # sidebar says "every 5 minutes"), and guides added to an audience since get its WeCom message.
+    "campaigns-live": {"task": "campaigns.live_dispatch", "schedule": 300.0},
+    # Ended campaigns are settled (rewards credited once) within 10 minutes after their 30-minute grace.
+    "campaigns-settle": {"task": "campaigns.settle_due", "schedule": 600.0},
     # Newbie checklists (新手任务): adds, links and taps update a newbie within seconds; every 15 minutes a
     # catch-up recounts the newbies of each brand that has any, for what has no hook (tasks the engine
     # completed from evidence, reconciled relationships). One job per such brand, a few statements each.

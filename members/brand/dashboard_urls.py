@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from incentives import dashboard_views as incentive_views
 from tasks import dashboard_views as task_views
+from tasks.mall import dashboard_views as campaign_views
 from wecom.brand import dashboard_views as wecom_views
 
 from . import dashboard_views as views
@@ -25,6 +26,12 @@ urlpatterns = [
     path("tasks/hq-nodes/<slug:key>/switch/", task_views.hq_node_switch, name="tasks_hq_node_switch"),
     path("tasks/brand-nodes/<int:pk>/deactivate/", task_views.brand_node_deactivate, name="tasks_brand_node_deactivate"),
     path("tasks/triggers/<slug:kind>/", task_views.trigger_update, name="tasks_trigger_update"),
+    path("campaigns/", campaign_views.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign_new"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/edit/", campaign_views.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/publish/", campaign_views.campaign_publish, name="campaign_publish"),
+    path("campaigns/<int:pk>/refresh/", campaign_views.campaign_refresh, name="campaign_refresh"),
     path("groups/livecodes/<int:pk>/qr.png", wecom_views.group_livecode_qr, name="group_livecode_qr"),
     path("groups/livecodes/<int:pk>/deactivate/", wecom_views.group_livecode_deactivate,
          name="group_livecode_deactivate"),

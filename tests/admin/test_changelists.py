@@ -55,7 +55,7 @@ def test_admin_index_lists_every_public_model(admin_client_for, staff):
                           "User", "CallbackEvent", "ApiCall", "CallbackRejection", "WelcomeDelivery", "Corp",
                           "CorpTag", "SyncRun",
                           "RankRule", "RewardEntry", "GuideBalance", "AttributionSettings", "ShareLink",
-                          "Reward", "Redemption", "StarGuide"}
+                          "Reward", "Redemption", "StarGuide", "Campaign"}
 
 
 @pytest.mark.parametrize("table", BIG_TABLES)
