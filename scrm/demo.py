@@ -299,6 +299,10 @@ def seed(*, members: int = DEFAULT_MEMBERS, now: dt.datetime | None = None, quie
             brand_templates={brand.pk: _brand_templates(brand, created) for brand in brands},
         )
         _members(catalogue, members, created)
+        # share links, rewards, star guides and attributed orders, through the incentive services
+        from incentives.demo import seed_incentives
+
+        seed_incentives(brands=brands, guides=guides, now=now, created=created)
         # today's guide tasks, so the sidebar's "today" has work in it (idempotent, like the nightly run)
         from tasks.engine import generate
         from tasks.newbie.services import newbie_refresh
