@@ -1,10 +1,8 @@
-"""Brand dashboard: the lifecycle program (HQ nodes, switching optional ones off, the brand's own nodes),
-the event triggers, completion rates by guide and the overdue list. Same gate as every dashboard page;
-changes need a role that may write."""
+"""Brand dashboard: the lifecycle program (HQ nodes, switching optional ones off, the brand's own nodes, with a
+what-if preview before adding one), the event triggers, completion rates by guide, counter and store, and the
+overdue list. Same gate as every dashboard page; changes need a role that may write."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from django import forms
 from django.contrib import messages
@@ -14,13 +12,22 @@ from django.views.decorators.http import require_POST
 
 from members.brand.dashboard_views import brand_dashboard_view
 from scrm.errors import AppError
+from tenants.models import Role
 
 from . import services
 from .mall.models import TaskType
 from .newbie.selectors import brand_newbies
-from .selectors import brand_program, completion_by_guide, overdue_tasks
-
-RATES_DAYS = 30
+from .selectors import (
+    RATE_GROUPS,
+    RATE_PERIODS,
+    brand_program,
+    completion_rates,
+    lifecycle_nodes,
+    nodes_with_proposal,
+    overdue_counts,
+    overdue_tasks,
+    program_preview,
+)
 
 
 def _actor(request) -> str:
@@ -45,9 +52,14 @@ class BrandNodeForm(forms.Form):
     reward_exp = forms.IntegerField(label="经验 Experience", min_value=0, max_value=10000, initial=5)
 
 
+def _sees_customers(request) -> bool:
+    """Customer names on this page are the brand's: its managers see them, mall staff only the counts."""
+    return request.principal.role == Role.BRAND_MANAGER
+
+
 @brand_dashboard_view
 def program(request):
-    """导购任务 · Guide tasks: the program, the triggers, completion by guide and the overdue list."""
+    """导购任务 · Guide tasks: the program, the triggers, completion rates and the overdue list."""
     form = BrandNodeForm(request.POST or None)
     if request.method == "POST" and _may_write(request) and form.is_valid():
         try:
@@ -57,18 +69,47 @@ def program(request):
         else:
             messages.success(request, f"已添加节点 · Node added: D{node.day_offset} {node.title}")
             return redirect("dashboard:tasks")
+    return _program_page(request, form)
+
+
+def _program_page(request, form):
     today = timezone.localdate()
-    since = today - dt.timedelta(days=RATES_DAYS)
+    rate_by = request.GET.get("by") if request.GET.get("by") in RATE_GROUPS else "guide"
+    rates = completion_rates(today=today, days=request.GET.get("days"))
+    sees_customers = _sees_customers(request)
     return render(request, "dashboard/tasks.html", {
         "brand": request.tenant,
         "nav": "tasks",
         "form": form,
         **brand_program(),
-        "rates": completion_by_guide(since=since),
-        "rates_since": since,
-        "overdue": overdue_tasks(today=today),
+        "rates": rates,
+        "rate_rows": rates[rate_by],
+        "rate_by": rate_by,
+        "rate_label": RATE_GROUPS[rate_by],
+        "rate_groups": RATE_GROUPS,
+        "rate_periods": RATE_PERIODS,
+        "sees_customers": sees_customers,
+        "overdue": overdue_tasks(today=today) if sees_customers else [],
+        "overdue_counts": overdue_counts(today=today),
         "today": today,
         **brand_newbies(brand=request.tenant),
+    })
+
+
+@require_POST
+@brand_dashboard_view
+def node_preview(request):
+    """预览 · Preview a new brand node before saving it: the tasks per day and per guide over the next 28 days for
+    the brand's customers now, beside the program in force. Nothing is saved here; "Save" posts to the list."""
+    form = BrandNodeForm(request.POST)
+    if not form.is_valid():
+        return _program_page(request, form)
+    current = lifecycle_nodes()
+    preview = program_preview(nodes=nodes_with_proposal(current, day_offset=form.cleaned_data["day_offset"],
+                                                        due_window_days=form.cleaned_data["due_window_days"]),
+                              compare=current)
+    return render(request, "dashboard/task_preview.html", {
+        "brand": request.tenant, "nav": "tasks", "form": form, "preview": preview, "show_busiest": True,
     })
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("livecodes/<int:pk>/deactivate/", wecom_views.livecode_deactivate, name="livecode_deactivate"),
     path("groups/", wecom_views.groups, name="groups"),
     path("tasks/", task_views.program, name="tasks"),
+    path("tasks/preview/", task_views.node_preview, name="tasks_preview"),
     path("tasks/hq-nodes/<slug:key>/switch/", task_views.hq_node_switch, name="tasks_hq_node_switch"),
     path("tasks/brand-nodes/<int:pk>/deactivate/", task_views.brand_node_deactivate, name="tasks_brand_node_deactivate"),
     path("tasks/triggers/<slug:kind>/", task_views.trigger_update, name="tasks_trigger_update"),

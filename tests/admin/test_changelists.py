@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from members.models import TierRule
+from tasks.mall.models import Program, ProgramVersion
 from tenants.models import AuditEvent, StaffRole
 
 from .conftest import admin_url
@@ -28,6 +29,8 @@ PAGES = [
     ("members_pointsentry", lambda d: d.member.points_entries.get().pk),
     ("members_coupontemplate", lambda d: d.template.pk),
     ("members_coupon", lambda d: d.coupon.pk),
+    ("tasks_mall_program", lambda d: Program.objects.get(is_default=True).pk),
+    ("tasks_mall_programversion", lambda d: ProgramVersion.objects.get(program__is_default=True, status="published").pk),
     ("auth_user", lambda d: get_user_model().objects.get(username="ops-admin").pk),
 ]
 
@@ -55,7 +58,8 @@ def test_admin_index_lists_every_public_model(admin_client_for, staff):
                           "User", "CallbackEvent", "ApiCall", "CallbackRejection", "WelcomeDelivery", "Corp",
                           "CorpTag", "SyncRun",
                           "RankRule", "RewardEntry", "GuideBalance", "AttributionSettings", "ShareLink",
-                          "Reward", "Redemption", "StarGuide", "Campaign"}
+                          "Reward", "Redemption", "StarGuide", "Campaign",
+                          "NewbieStep", "NewbieProgress", "Program", "ProgramVersion"}
 
 
 @pytest.mark.parametrize("table", BIG_TABLES)

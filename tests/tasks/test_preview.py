@@ -1,0 +1,226 @@
+"""The what-if preview: for a proposed node set, the lifecycle tasks the engine would create on each of the next 28
+nights for the customers there are now. Proven by letting the engine really run those nights and counting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+from django_tenants.utils import schema_context
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 3, 1)
+
+
+def ago(n: int) -> dt.date:
+    return TODAY - dt.timedelta(days=n)
+
+
+def engine_nights(brand, preview) -> list[tuple[dt.date, int, int, int, list[int]]]:
+    """Run the engine for every night of the preview; per night what it really issued, shaped like the preview:
+    (day, lifecycle tasks, guides with tasks, most per guide, the busiest guides' counts)."""
+    from tasks.engine import generate
+    from tasks.models import GuideTask
+
+    nights = []
+    for day in (d.day for d in preview.days):
+        generate(brand=brand, day=day)
+        with schema_context(brand.schema_name):
+            per_guide = Counter(GuideTask.objects.filter(source="lifecycle", issued_on=day)
+                                .values_list("guide_id", flat=True))
+        busiest = sorted(per_guide.items(), key=lambda item: (-item[1], item[0]))[:3]
+        nights.append((day, sum(per_guide.values()), len(per_guide), max(per_guide.values(), default=0),
+                       [n for _, n in busiest]))
+    return nights
+
+
+def shaped(preview) -> list[tuple[dt.date, int, int, int, list[int]]]:
+    return [(d.day, d.total, d.guides, d.max_per_guide, [b["tasks"] for b in d.busiest]) for d in preview.days]
+
+
+@pytest.fixture
+def customers(brand_a, make_guide, customer):
+    """Three guides, customers added over the last five weeks (two on the same day), one customer served by two
+    guides with different day 0s; the engine ran for today."""
+    from guides.services import relationship_record
+    from tasks.engine import generate
+    from tests.tasks.conftest import at_shanghai
+
+    guides = [make_guide(brand_a, name=name) for name in ("甲", "乙", "丙")]
+    for n, days_ago in enumerate((0, 1, 2, 3, 5, 6, 6, 9, 13, 14, 20, 21, 25, 27, 30, 34)):
+        customer(brand_a, guides[n % 3], day0=ago(days_ago))
+    shared, _ = customer(brand_a, guides[0], day0=ago(4))
+    relationship_record(guide=guides[1], member=shared, added_at=at_shanghai(ago(11)))
+    generate(brand=brand_a, day=TODAY)
+    return guides
+
+
+def test_a_new_brand_node_preview_matches_what_the_engine_then_creates(brand_a, customers, customer):
+    from tasks.selectors import lifecycle_nodes, nodes_with_proposal, program_preview
+    from tasks.services import brand_node_create
+
+    late, _ = customer(brand_a, customers[2], day0=TODAY)  # added after tonight's run: tomorrow catches it up
+    with schema_context(brand_a.schema_name):
+        current = lifecycle_nodes()
+        preview = program_preview(nodes=nodes_with_proposal(current, day_offset=3, due_window_days=2),
+                                  compare=current, today=TODAY)
+        brand_node_create(day_offset=3, title="3天试用回访", script="{name}您好", due_window_days=2)
+
+    assert (preview.first, preview.last, len(preview.days)) == (ago(-1), ago(-28), 28)
+    assert preview.days[0].total >= 1  # the late customer's day-0 task, issued late on the first night
+    assert preview.total > preview.current_total  # the day-3 node adds work
+    assert engine_nights(brand_a, preview) == shaped(preview)
+
+
+def test_a_changed_brand_node_is_previewed_without_counting_tasks_it_issued_already(brand_a, customers):
+    from tasks.engine import generate
+    from tasks.models import GuideTask
+    from tasks.selectors import lifecycle_nodes, nodes_with_proposal, program_preview
+    from tasks.services import brand_node_create
+
+    with schema_context(brand_a.schema_name):
+        node = brand_node_create(day_offset=2, title="2天回访", script="{name}您好", due_window_days=1)
+    generate(brand=brand_a, day=ago(-1))  # yesterday's customer gets the day-2 task
+
+    with schema_context(brand_a.schema_name):
+        issued = GuideTask.objects.filter(ref=f"brand:{node.pk}").count()
+        # moved to day 4: yesterday's customer reaches day 4 in three nights, but has had this node already
+        preview = program_preview(nodes=nodes_with_proposal(lifecycle_nodes(), day_offset=4, due_window_days=3,
+                                                            brand_node_id=node.pk), today=ago(-1))
+        type(node).objects.filter(pk=node.pk).update(day_offset=4, due_window_days=3)
+
+    assert issued == 1
+    assert engine_nights(brand_a, preview) == shaped(preview)
+
+
+def test_an_hq_draft_preview_matches_the_engine_after_publishing(brand_a, customers):
+    from tasks.mall.programs import draft_nodes_delete, program_draft_create, program_publish
+    from tasks.models import NodeSwitchOff
+    from tasks.selectors import lifecycle_nodes, program_preview
+
+    draft = program_draft_create(actor="test")
+    draft_nodes_delete(version_id=draft.pk, node_ids=list(draft.nodes.filter(key="d21").values_list("pk", flat=True)))
+    draft.nodes.filter(key="d14").update(due_window_days=5)
+    draft.nodes.create(key="d3", day_offset=3, task_type="care", title="3天关怀", script="{name}", optional=True)
+    draft.nodes.create(key="d10", day_offset=10, task_type="care", title="10天关怀", script="{name}", optional=True)
+    with schema_context(brand_a.schema_name):
+        NodeSwitchOff.objects.create(node_key="d10")  # this brand has it off
+        preview = program_preview(nodes=lifecycle_nodes(hq_version_id=draft.pk), compare=lifecycle_nodes(),
+                                  today=TODAY)
+
+    program_publish(version_id=draft.pk, actor="test")
+
+    assert engine_nights(brand_a, preview) == shaped(preview)
+
+
+def test_the_mall_preview_adds_up_every_brand_and_names_no_guide(brand_a, brand_b, make_guide, customer):
+    from tasks.engine import generate
+    from tasks.mall.programs import program_draft_create, program_preview_all_brands
+
+    for days_ago in (0, 3, 7, 13):
+        customer(brand_a, make_guide(brand_a), day0=ago(days_ago))
+    customer(brand_b, make_guide(brand_b), day0=ago(6))
+    generate(brand=brand_a, day=TODAY)
+    generate(brand=brand_b, day=TODAY)
+    draft = program_draft_create(actor="test")
+    draft.nodes.create(key="d1", day_offset=1, task_type="care", title="次日关怀", script="{name}")
+
+    mall = program_preview_all_brands(version_id=draft.pk, today=TODAY)
+
+    by_brand = {row.brand.slug: row.preview for row in mall.brands}
+    assert set(by_brand) >= {"lancome", "nike"}
+    assert [d.total for d in mall.days] == [sum(p.days[i].total for p in by_brand.values()) for i in range(28)]
+    assert [d.guides for d in mall.days] == [sum(p.days[i].guides for p in by_brand.values()) for i in range(28)]
+    assert mall.total == sum(p.total for p in by_brand.values()) > 0
+    assert all("name" not in b for p in by_brand.values() for d in p.days for b in d.busiest)
+    # the published program issues what it issued before: a draft changes nothing until it is published
+    assert mall.current_total < mall.total
+
+
+def test_a_brand_previews_only_its_own_customers(brand_a, brand_b, make_guide, customer):
+    from tasks.selectors import lifecycle_nodes, program_preview
+
+    customer(brand_b, make_guide(brand_b), day0=ago(6))
+    with schema_context(brand_a.schema_name):
+        empty = program_preview(nodes=lifecycle_nodes(), today=TODAY)
+    with schema_context(brand_b.schema_name):
+        theirs = program_preview(nodes=lifecycle_nodes(), today=TODAY)
+
+    assert (empty.relationships, empty.total) == (0, 0)
+    assert theirs.relationships == 1
+    assert theirs.total == 4  # day 7, 14, 21 and 28 of brand B's customer
+
+
+def test_when_tonights_run_has_not_happened_the_preview_starts_after_it(brand_a, make_guide, customer):
+    """The engine last ran three days ago: today's run will catch up first; the preview is the nights after."""
+    from tasks.engine import generate
+    from tasks.selectors import lifecycle_nodes, program_preview
+
+    guide = make_guide(brand_a)
+    for days_ago in (0, 2, 5, 8, 12, 26):
+        customer(brand_a, guide, day0=ago(days_ago))
+    generate(brand=brand_a, day=ago(3))
+    customer(brand_a, guide, day0=ago(1))  # added after that run
+    with schema_context(brand_a.schema_name):
+        preview = program_preview(nodes=lifecycle_nodes(), today=TODAY)
+
+    generate(brand=brand_a, day=TODAY)
+
+    assert preview.first == ago(-1)
+    assert engine_nights(brand_a, preview) == shaped(preview)
+
+
+# --------------------------------------------------------------------------- the brand dashboard's preview page
+
+NODE = {"day_offset": 3, "task_type": "care", "title": "3天试用回访", "script": "{name}您好，试用装用得如何？",
+        "due_window_days": 2, "reward_coins": 5, "reward_exp": 5}
+
+
+def test_a_manager_previews_a_new_node_and_nothing_is_saved_until_confirmed(
+        brand_a, brand_b, make_guide, customer, manager_client):
+    from django.utils import timezone
+
+    from tasks.models import BrandNode
+
+    today = timezone.localdate()
+    ours = make_guide(brand_a, name="预览导购")
+    for days_ago in (0, 1, 2):
+        customer(brand_a, ours, day0=today - dt.timedelta(days=days_ago))
+    customer(brand_b, make_guide(brand_b, name="耐克导购"), day0=today)
+    client = manager_client(brand_a)
+
+    page = client.post("/tasks/preview/", NODE)
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-testid="preview-chart"' in body and "<svg" in body and 'class="tp-bar"' in body
+    tomorrow = (today + dt.timedelta(days=1)).isoformat()
+    row = body[body.index(f'data-testid="preview-day-{tomorrow}"'):]
+    assert "预览导购" in row[:row.index("</tr>")]  # day 3 of the customer added two days ago
+    assert "耐克导购" not in body
+    assert 'value="3天试用回访"' in body  # the form comes back filled in, to confirm or change
+    with schema_context(brand_a.schema_name):
+        assert not BrandNode.objects.exists()
+
+    client.post("/tasks/", NODE)
+
+    with schema_context(brand_a.schema_name):
+        assert list(BrandNode.objects.values_list("day_offset", "title")) == [(3, "3天试用回访")]
+
+
+def test_an_invalid_node_is_not_previewed_and_shows_its_errors(brand_a, manager_client):
+    page = manager_client(brand_a).post("/tasks/preview/", {**NODE, "due_window_days": 0, "title": ""})
+
+    body = page.content.decode()
+    assert page.status_code == 200 and 'class="errorlist"' in body and 'data-testid="preview-chart"' not in body
+
+
+def test_another_brands_manager_cannot_preview_this_brand(brand_a, brand_b, make_user):
+    from django.test import Client
+
+    client = Client(HTTP_HOST=f"{brand_a.slug}.localhost")
+    client.force_login(make_user("nike-manager-preview", "brand_manager", brand=brand_b))
+
+    assert client.post("/tasks/preview/", NODE).status_code == 403
