@@ -5,6 +5,8 @@ Mounted under the sidebar: /sidebar/demo/ (names: ``sidebar:wecom_demo:...``).
 
 from django.urls import path
 
+from tasks import demo_views as task_demo_views
+
 from . import demo_views as views
 
 app_name = "wecom_demo"
@@ -14,4 +16,5 @@ urlpatterns = [
     path("scan/", views.scan, name="scan"),
     path("delete-guide/", views.delete_guide, name="delete_guide"),
     path("feed.json", views.feed, name="feed"),
+    path("fast-forward/", task_demo_views.fast_forward, name="fast_forward"),
 ]
