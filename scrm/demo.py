@@ -303,6 +303,10 @@ def seed(*, members: int = DEFAULT_MEMBERS, now: dt.datetime | None = None, quie
         from incentives.demo import seed_incentives
 
         seed_incentives(brands=brands, guides=guides, now=now, created=created)
+        # a mall-wide contest and a brand's own campaign, published and partly claimed
+        from tasks.mall.demo import seed_campaigns
+
+        seed_campaigns(brands=brands, now=now, created=created)
         # today's guide tasks, so the sidebar's "today" has work in it (idempotent, like the nightly run)
         from tasks.engine import generate
         from tasks.newbie.services import newbie_refresh

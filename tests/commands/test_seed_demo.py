@@ -242,3 +242,14 @@ def test_seed_refuses_outside_demo_mode(seeded, db, settings):
 def test_seed_rejects_a_bad_member_count(seeded, db, members):
     with pytest.raises(CommandError, match="--members"):
         call_command("seed_demo", "--members", members, stdout=StringIO())
+
+
+def test_demo_campaigns_are_published_and_claimed(seeded, brands):
+    from tasks.mall.demo import BRAND_TITLE, MALL_TITLE
+    from tasks.mall.models import Campaign, CampaignClaim
+
+    mall = Campaign.objects.get(title=MALL_TITLE)
+    own = Campaign.objects.get(title=BRAND_TITLE)
+    assert (mall.brand_id, mall.state, own.brand.slug, own.state) == (None, "published", "lancome", "published")
+    assert CampaignClaim.objects.filter(campaign=mall).count() > 3
+    assert set(CampaignClaim.objects.filter(campaign=own).values_list("guide__brand__slug", flat=True)) == {"lancome"}
