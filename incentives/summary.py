@@ -12,11 +12,21 @@ import logging
 
 from django.conf import settings
 
-from .feed import redis_client
+from .feed import redis_client, script
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 600
+
+
+# SET NX EX for every share of a batch in one command; returns the (1-based) positions this call acquired.
+_ACQUIRE = """
+local won = {}
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then won[#won + 1] = i end
+end
+return won
+"""
 
 
 def _window_key(link_id: int) -> str:
@@ -36,10 +46,9 @@ def summaries_schedule(*, link_ids) -> int:
         return 0
     window = int(getattr(settings, "SHARE_SUMMARY_WINDOW_SECONDS", WINDOW_SECONDS))
     try:
-        pipe = redis_client().pipeline(transaction=False)
-        for link_id in link_ids:
-            pipe.set(_window_key(link_id), 1, nx=True, ex=window)
-        acquired = [link_id for link_id, ok in zip(link_ids, pipe.execute(), strict=True) if ok]
+        client = redis_client()
+        won = script(client, _ACQUIRE)(keys=[_window_key(link_id) for link_id in link_ids], args=[window])
+        acquired = [link_ids[index - 1] for index in won]
     except Exception:  # no Redis, no summary: the sidebar feed still has every number
         log.warning("incentives.summary_schedule_failed", exc_info=True)
         return 0

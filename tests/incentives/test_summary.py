@@ -88,3 +88,33 @@ def test_simulator_refuses_app_messages_with_the_contact_token(shared, settings)
     with pytest.raises(WeComError) as error:
         mall_client().message.send_text(settings.WECOM_AGENT_ID, [shared[0].wecom_userid], "hi")
     assert error.value.errcode == 48002
+
+
+def test_a_batch_schedules_only_the_shares_without_a_window_in_one_command(clean_redis, monkeypatch, settings):
+    from incentives import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.share_summaries_send, "apply_async", lambda args, countdown: sent.append(args[0]))
+    settings.SHARE_SUMMARY_WINDOW_SECONDS = 600
+    clean_redis.delete(*(summary._window_key(n) for n in (1, 2, 3)))
+    clean_redis.set(summary._window_key(2), 1, ex=600)  # share 2 already has a summary coming
+
+    assert summary.summaries_schedule(link_ids=[3, 1, 2, 3]) == 2
+    assert summary.summaries_schedule(link_ids=[1, 3]) == 0  # same window: nothing new
+    assert sent == [[1, 3]]
+    assert 590 < clean_redis.ttl(summary._window_key(1)) <= 600
+
+
+def test_a_batch_reaches_every_guides_feed_in_one_command(clean_redis, monkeypatch):
+    from incentives import feed
+
+    monkeypatch.setattr(feed, "_schedule_summaries", lambda link_ids: None)
+    clean_redis.set(feed._version_key(7), 41)
+
+    feed.publish_many(guide_ids=[7, 8], line={"event": "opened"})
+
+    assert (feed.version(7), feed.version(8)) == (42, 1)
+    assert [line["event"] for line in feed.recent(8)] == ["opened"]
+    for _ in range(feed.RECENT + 5):
+        feed.publish_many(guide_ids=[8], line={"event": "liked"})
+    assert clean_redis.llen(feed._events_key(8)) == feed.RECENT
