@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from incentives import sidebar_views as incentives_views
+from tasks.community import sidebar_views as group_task_views
 from tasks.mall import sidebar_views as campaign_views
 from tasks.newbie import sidebar_views as newbie_views
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("today/", views.today, name="today"),
     path("inherited/", handover_views.inherited, name="inherited"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("group-tasks/<int:pk>/done/", group_task_views.group_task_done, name="group_task_done"),
     path("campaigns/", campaign_views.campaigns, name="campaigns"),
     path("campaigns/<int:pk>/claim/", campaign_views.campaign_claim, name="campaign_claim"),
     path("api/campaigns/<int:pk>/claim/", campaign_views.campaign_claim_api, name="campaign_claim_api"),

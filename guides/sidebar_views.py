@@ -34,6 +34,7 @@ from members.models import MemberExternalId
 from members.selectors import brand_coupons, brand_member_get, mall_coupons, tier_names
 from scrm.errors import AppError, NotFound
 from scrm.pagination import page_without_count
+from tasks.community.selectors import guide_group_tasks
 from tasks.mall.selectors import guide_campaigns
 from tasks.newbie.selectors import guide_checklist
 from tasks.selectors import guide_task_counts, guide_tasks_open, tasks_for_display
@@ -330,6 +331,8 @@ def today(request, guide):
         "campaigns": guide_campaigns(guide=guide, now=timezone.now(), claimable_limit=TODAY_CAMPAIGNS_TO_CLAIM),
         "today": day,
         "newbie": guide_checklist(guide=guide),
+        # the guide's own groups' tasks (群任务), on the first page only
+        "group_tasks": None if page.has_previous else guide_group_tasks(guide=guide, today=day),
         "previous_url": f"{request.path}?page={page.previous_number}" if page.has_previous else "",
         "next_url": f"{request.path}?page={page.next_number}" if page.has_next else "",
         **_bridge_context(),

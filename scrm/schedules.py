@@ -30,6 +30,11 @@ CELERY_BEAT_SCHEDULE = {
     # new customer's day-0 task appears within minutes; a missed night is caught up by the next run.
     "tasks-generate-nightly": {"task": "tasks.generate_dispatch", "schedule": crontab(hour=0, minute=40)},
     "tasks-generate-new-customers": {"task": "tasks.generate_dispatch", "schedule": 600.0},
+    # Group tasks (群任务): hourly at :25, so 00:25 Shanghai issues the new day's tasks (away from the customer
+    # tasks at 00:40) and every later run issues new groups' tasks, completes coupon drops from the coupons
+    # issued and cancels dismissed groups' tasks: an owner's list is at most an hour behind. Missed runs are
+    # caught up while a task's due window is open; a re-run creates nothing.
+    "group-tasks-generate": {"task": "community.generate_dispatch", "schedule": crontab(minute=25)},
     # Customer handovers (离职继承): every 5 minutes each open handover polls WeCom's transfer results,
     # submits what is pending and starts handovers whose start was lost; WeCom decides only after 24 h,
     # so 5 minutes is prompt without polling idle pairs often.

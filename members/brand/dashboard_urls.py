@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from incentives import dashboard_views as incentive_views
 from tasks import dashboard_views as task_views
+from tasks.community import dashboard_views as group_task_views
 from tasks.mall import dashboard_views as campaign_views
 from wecom.brand import dashboard_views as wecom_views
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("livecodes/<int:pk>/qr.png", wecom_views.livecode_qr, name="livecode_qr"),
     path("livecodes/<int:pk>/deactivate/", wecom_views.livecode_deactivate, name="livecode_deactivate"),
     path("groups/", wecom_views.groups, name="groups"),
+    path("groups/<int:pk>/", group_task_views.group_detail, name="group_detail"),
+    path("groups/nodes/<int:pk>/switch/", group_task_views.group_node_switch, name="group_node_switch"),
     path("tasks/", task_views.program, name="tasks"),
     path("tasks/preview/", task_views.node_preview, name="tasks_preview"),
     path("tasks/hq-nodes/<slug:key>/switch/", task_views.hq_node_switch, name="tasks_hq_node_switch"),

@@ -45,6 +45,7 @@ SHARED_APPS = [
     "wecom",
     "tasks.mall",
     "tasks.newbie",
+    "tasks.community",
     "incentives",
 ]
 TENANT_APPS = [
@@ -53,6 +54,7 @@ TENANT_APPS = [
     "guides.handover",
     "wecom.brand",
     "tasks",
+    "tasks.community.brand",
     "incentives.brand",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]

@@ -16,6 +16,7 @@ from guides.models import Guide, GuideStatus
 from members.brand.dashboard_views import _not_found, _page_links, brand_dashboard_view
 from scrm.errors import AppError, NotFound
 from scrm.pagination import page_without_count
+from tasks.community import selectors as group_tasks
 from tenants.models import Store
 
 from .. import livecodes as services
@@ -175,6 +176,7 @@ def groups(request):
     if status in CustomerGroupStatus.values:
         queryset = queryset.filter(status=status)
     page = page_without_count(queryset, page=request.GET.get("page"), size=GROUPS_PAGE)
+    group_tasks.groups_annotate(groups=page.items, brand=brand)  # tags, 7-day activity, group tasks
     join_codes = list(GroupLiveCode.objects.select_related("store").order_by("-is_active", "-id")[:CODES_SHOWN])
     joins = services.group_livecode_joins(join_codes)
     for code in join_codes:
@@ -187,6 +189,8 @@ def groups(request):
         "statuses": CustomerGroupStatus.choices,
         "form": form,
         "join_codes": join_codes,
+        "group_nodes": group_tasks.brand_group_nodes(brand=brand),
+        "activity_days": group_tasks.ACTIVITY_DAYS,
         **_page_links(request, page, status=status),
     }, status=400 if form.errors else 200)
 
