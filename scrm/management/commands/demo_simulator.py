@@ -36,7 +36,10 @@ class Command(BaseCommand):
         corp = settings.WECOM_CORP_ID
         externals = dict(MemberExternalId.objects.filter(corp_id=corp).values_list("member_id", "external_userid"))
         names = dict(Member.objects.filter(pk__in=externals).values_list("pk", "name"))
-        customers = [{"external_userid": euid, "name": names.get(mid, "")} for mid, euid in externals.items()]
+        # the simulator keeps its state between runs (.data/wecom-simulator.json): register only the new customers
+        known = {c["external_userid"] for c in sim.get("customers")["customers"]}
+        customers = [{"external_userid": euid, "name": names.get(mid, "")} for mid, euid in externals.items()
+                     if euid not in known]
         for start in range(0, len(customers), BATCH):
             sim.post("customers", customers=customers[start:start + BATCH])
         userids = {g.pk: g.wecom_userid for g in guides}
@@ -52,8 +55,49 @@ class Command(BaseCommand):
             for start in range(0, len(batch), BATCH):
                 follows += sim.seed_follows(batch[start:start + BATCH], silent=True)
         codes = self._counter_live_codes(guides)
-        self.stdout.write(f"WeCom simulator knows {len(guides)} guides, {len(customers)} customers, "
-                          f"{follows} new relationships; {codes} new counter live codes.")
+        groups = self._customer_groups(sim, guides, externals)
+        self.stdout.write(f"WeCom simulator knows {len(guides)} guides, {len(known) + len(customers)} customers, "
+                          f"{follows} new relationships; {codes} new counter live codes; {groups} new customer groups.")
+
+    def _customer_groups(self, sim: SimulatorControl, guides, externals: dict) -> int:
+        """The first two active guides of each brand own a customer group (社群) of some of their customers, made in
+        the simulator and read back through the platform's own group sync (as WeCom would have it), tagged with
+        the guide's store and the brand's interest, with today's group tasks issued. Once per guide."""
+        from django.utils import timezone
+
+        from guides.brand.models import CustomerGroup, Relationship, RelationshipStatus
+        from tasks.community.services import group_tags_set, group_tasks_generate
+        from wecom.groups import group_refresh
+
+        interest = {"lancome": "skincare", "esteelauder": "skincare", "uniqlo": "fashion", "peacebird": "fashion",
+                    "nike": "sports", "anta": "sports", "balabala": "family", "goodbaby": "mother_baby"}
+        now, created, corp = timezone.now(), 0, settings.WECOM_CORP_ID
+        by_brand: dict = {}
+        for guide in guides:
+            if guide.status == GuideStatus.ACTIVE and guide.brand.is_active:
+                by_brand.setdefault(guide.brand, []).append(guide)
+        for brand, owners in by_brand.items():
+            for guide in owners[:2]:
+                with schema_context(brand.schema_name):
+                    if CustomerGroup.objects.filter(owner=guide).exists():
+                        continue
+                    members = list(Relationship.objects.filter(guide=guide, status=RelationshipStatus.ACTIVE)
+                                   .order_by("added_at").values_list("member_id", flat=True)[:40])
+                store = guide.counter.store if guide.counter_id else None
+                name = f"{brand.name}{store.name if store else ''}会员群"[:30]
+                chat_id = sim.post("groupchats", owner=guide.wecom_userid, name=name, silent=True,
+                                   notice="欢迎加入！每周五群专属券，周日抽奖～",
+                                   members=[externals[m] for m in members if m in externals])["groupchat"]["chat_id"]
+                group_refresh(chat_id=chat_id, corp_id=corp, at=now)
+                with schema_context(brand.schema_name):
+                    group = CustomerGroup.objects.get(chat_id=chat_id)
+                group_tags_set(brand=brand, group_id=group.pk, store_id=store.pk if store else None,
+                               interest_tags=[interest.get(brand.slug, "fashion")], actor="demo_simulator")
+                created += 1
+        if created:
+            for brand in by_brand:
+                group_tasks_generate(brand=brand, day=timezone.localdate(now))
+        return created
 
     def _counter_live_codes(self, guides) -> int:
         """Every active demo guide gets a counter-poster live code (state "counter"), once."""
