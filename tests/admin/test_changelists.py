@@ -59,7 +59,7 @@ def test_admin_index_lists_every_public_model(admin_client_for, staff):
                           "CorpTag", "SyncRun",
                           "RankRule", "RewardEntry", "GuideBalance", "AttributionSettings", "ShareLink",
                           "Reward", "Redemption", "StarGuide", "Campaign",
-                          "NewbieStep", "NewbieProgress", "Program", "ProgramVersion"}
+                          "NewbieStep", "NewbieProgress", "Program", "ProgramVersion", "GroupNode", "InterestTag"}
 
 
 @pytest.mark.parametrize("table", BIG_TABLES)
