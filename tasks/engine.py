@@ -143,6 +143,9 @@ def generate(*, brand: Brand | str, day: dt.date | None = None) -> RunResult:
     with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
         # One run per brand at a time; a second waits and then finds the work done.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('tasks.engine'), hashtext(%s))", [schema])
+        # No JIT: the planner's estimates grow with the tables (millions of members) and cross jit_above_cost,
+        # and compiling a statement then took 0.5-3 s where running it takes milliseconds (bench/tasks_generate.py).
+        cursor.execute("SET LOCAL jit = off")
         started_at = timezone.now()
         last = (EngineRun.objects.filter(finished_at__isnull=False, day__lte=day).order_by("-day", "-id")
                 .values("day", "started_at", "max_relationship_id").first())

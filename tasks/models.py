@@ -162,6 +162,8 @@ class GuideTask(models.Model):
                          condition=models.Q(state="open")),
             models.Index(fields=["member", "state"], name="guidetask_member_state"),
             models.Index(fields=["issued_on"], name="guidetask_issued_on"),
+            # the dormant trigger's "task done in the window" (tasks.triggers)
+            models.Index(fields=["completed_at"], name="guidetask_done_at", condition=models.Q(state="done")),
         ]
 
     def __str__(self) -> str:

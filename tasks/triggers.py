@@ -27,6 +27,9 @@ TASK_TYPE = {
 # ``%(first)s`` is the window's first day, ``%(day)s`` the run's day; both Shanghai dates.
 _START = "(%(first)s::date)::timestamp AT TIME ZONE %(tz)s"
 _END = "(%(day)s::date + 1)::timestamp AT TIME ZONE %(tz)s"
+# A dormant reminder due in [first, day] means a last activity in [first - N, day - N] (N days of silence).
+_DORMANT_START = "(%(first)s::date - %(n)s)::timestamp AT TIME ZONE %(tz)s"
+_DORMANT_END = "(%(day)s::date + 1 - %(n)s)::timestamp AT TIME ZONE %(tz)s"
 
 EVENTS = {
     # the birthday B (this or next year) whose reminder day B - N falls in the window; keys are month*100+day
@@ -73,23 +76,47 @@ EVENTS = {
            AND c.viewed_at + make_interval(hours => %(n)s) < {_END}
            AND c.valid_until > (%(day)s::date)::timestamp AT TIME ZONE %(tz)s
     """,
-    # last activity: the add, a task done, points earned at this brand or a brand coupon used
-    TriggerKind.DORMANT: """
+    # last activity: the add, a task done, points earned at this brand or a brand coupon used. Only a member with
+    # some activity in [first - N, day - N] can have their last activity there: they are found through indexes on
+    # those timestamps (tasks 0005, tasks_mall 0005), so the cost follows a week of activity, not the members.
+    # Each member's own max() has a GROUP BY so the planner cannot answer it by walking one of those timestamp
+    # indexes backwards until the member turns up (PostgreSQL's min/max shortcut): it looks the member up.
+    TriggerKind.DORMANT: f"""
         SELECT s.member_id, to_char(s.last_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS period,
                (s.last_at AT TIME ZONE %(tz)s)::date + %(n)s AS event_day, NULL::date AS due_cap
           FROM (
-            SELECT r.member_id, GREATEST(
-                       max(r.added_at),
+            SELECT a.member_id, GREATEST(
+                       a.added_at,
                        (SELECT max(t.completed_at) FROM tasks_guidetask t
-                         WHERE t.member_id = r.member_id AND t.state = 'done'),
+                         WHERE t.member_id = a.member_id AND t.state = 'done' GROUP BY t.member_id),
                        (SELECT max(p.created_at) FROM members_pointsentry p
-                         WHERE p.member_id = r.member_id AND p.kind = 'earn' AND p.brand_id = %(brand_id)s),
+                         WHERE p.member_id = a.member_id AND p.kind = 'earn' AND p.brand_id = %(brand_id)s
+                         GROUP BY p.member_id),
                        (SELECT max(bc.redeemed_at) FROM brandmembers_brandcoupon bc
-                         WHERE bc.member_id = r.member_id)) AS last_at
-              FROM brandguides_relationship r
-             WHERE r.status = 'active'
-               AND r.added_at < (%(day)s::date + 1 - %(n)s)::timestamp AT TIME ZONE %(tz)s
-             GROUP BY r.member_id
+                         WHERE bc.member_id = a.member_id GROUP BY bc.member_id)) AS last_at
+              FROM (
+                SELECT c.member_id, (SELECT max(r.added_at) FROM brandguides_relationship r
+                                      WHERE r.member_id = c.member_id AND r.status = 'active'
+                                        AND r.added_at < {_DORMANT_END} GROUP BY r.member_id) AS added_at
+                  FROM (
+                    SELECT r.member_id FROM brandguides_relationship r
+                     WHERE r.status = 'active' AND r.added_at >= {_DORMANT_START} AND r.added_at < {_DORMANT_END}
+                    UNION
+                    SELECT t.member_id FROM tasks_guidetask t
+                     WHERE t.state = 'done' AND t.completed_at >= {_DORMANT_START}
+                       AND t.completed_at < {_DORMANT_END}
+                    UNION
+                    SELECT p.member_id FROM members_pointsentry p
+                     WHERE p.kind = 'earn' AND p.brand_id = %(brand_id)s
+                       AND p.created_at >= {_DORMANT_START} AND p.created_at < {_DORMANT_END}
+                    UNION
+                    SELECT bc.member_id FROM brandmembers_brandcoupon bc
+                     WHERE bc.redeemed_at >= {_DORMANT_START} AND bc.redeemed_at < {_DORMANT_END}
+                  ) c
+                OFFSET 0
+              ) a
+             WHERE a.added_at IS NOT NULL
+            OFFSET 0  -- a fence: each subquery above runs once per candidate, not once per use of its result
           ) s
          WHERE (s.last_at AT TIME ZONE %(tz)s)::date + %(n)s BETWEEN %(first)s::date AND %(day)s::date
     """,
