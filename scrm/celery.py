@@ -36,12 +36,22 @@ def _schema_of(task) -> str:
     return schema or "public"
 
 
+def _close_old_connections() -> None:
+    """Django's per-request connection check, for tasks (CELERY_DB_REUSE_MAX keeps the connection otherwise).
+    Never inside an atomic block: a worker's task does not start in one; a test calling these handlers does."""
+    from django.db import close_old_connections, connection
+
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 @signals.task_prerun.connect
 def _enter_schema(task=None, **_kwargs):
     from django.db import connection
 
     if getattr(task.request, "is_eager", False):
         return  # eager (tests): already running inside the caller's schema
+    _close_old_connections()  # what Django does at a request's start: drop a broken or too old connection
     schema = _schema_of(task)
     if schema == "public":
         connection.set_schema_to_public()
@@ -57,6 +67,7 @@ def _leave_schema(task=None, **_kwargs):
 
     if not getattr(task.request, "is_eager", False):
         connection.set_schema_to_public()
+        _close_old_connections()  # and at its end (a task that failed mid-transaction leaves nothing behind)
 
 
 @signals.worker_ready.connect

@@ -207,6 +207,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "wecom": {}}
 CELERY_TASK_ROUTES = {"wecom.process_callback": {"queue": "wecom"}, "wecom.welcome_send": {"queue": "wecom"}}
+# Celery's Django fixup closes the database connection before and after every task unless reuse is set: a new
+# PostgreSQL connection (and backend process) per WeCom callback or brand job. Reuse it like a request does:
+# scrm/celery.py drops a connection that is broken or older than CONN_MAX_AGE at each task's start and end;
+# this only stops the unconditional close (Celery still recycles it after about this many tasks).
+CELERY_DB_REUSE_MAX = 500
 
 from scrm.schedules import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 

@@ -152,3 +152,17 @@ def test_wecom_callbacks_have_their_own_queue_which_a_default_worker_also_consum
         assert app.amqp.router.route({}, name)["queue"].name == "wecom"
     assert app.amqp.router.route({}, "wecom.inbox_sweep")["queue"].name == "celery"
     assert set(app.amqp.queues) == {"celery", "wecom"}  # a worker without -Q consumes every one of these
+
+
+def test_workers_keep_their_database_connection_between_tasks():
+    """Celery's Django fixup would close it before and after every task (a new PostgreSQL backend per callback)."""
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from scrm.celery import app
+
+    fixup = DjangoWorkerFixup(app)
+    closed = []
+    fixup._close_database = lambda: closed.append(1)
+    for _ in range(100):
+        fixup.close_database()  # what it runs at each task's start and end
+    assert closed == []
