@@ -50,21 +50,28 @@ REWARD_SOURCE = "guide_task"
 
 
 def rewards_credit_due(*, schema: str, task_ids: list[int] | None = None) -> int:
-    """Credit the coins/experience of done tasks not credited yet (each exactly once). Returns how many.
+    """Credit the coins/experience of done tasks not credited yet (each exactly once). Returns how many."""
+    from .models import GuideTask, TaskState
 
-    Once-only twice over: the task row is locked and stamped ``reward_credited_at`` in the same transaction,
-    and the incentives ledger refuses a second entry for the same (guide, source, source_id).
+    return done_rewards_credit(model=GuideTask, done=TaskState.DONE, source=REWARD_SOURCE, schema=schema,
+                               task_ids=task_ids)
+
+
+def done_rewards_credit(*, model, done: str, source: str, schema: str, task_ids: list[int] | None = None) -> int:
+    """Credit the rewards of ``model``'s done rows (guide tasks, group tasks) not credited yet. Returns how many.
+
+    Once-only twice over: the row is locked (SKIP LOCKED: a concurrent run credits those) and stamped
+    ``reward_credited_at`` in the same transaction, and the incentives ledger refuses a second entry for the same
+    (guide, source, "<schema>:<id>").
     """
     from django.db.models import Q
     from django.utils import timezone
 
     from incentives.services import reward_credit
 
-    from .models import GuideTask, TaskState
-
     with schema_context(schema), transaction.atomic():
-        due = (GuideTask.objects.select_for_update(skip_locked=True)
-               .filter(state=TaskState.DONE, reward_credited_at__isnull=True)
+        due = (model.objects.select_for_update(skip_locked=True)
+               .filter(state=done, reward_credited_at__isnull=True)
                .filter(Q(reward_coins__gt=0) | Q(reward_exp__gt=0)).order_by("pk")
                .values("pk", "guide_id", "reward_coins", "reward_exp", "title"))
         if task_ids is not None:
@@ -72,10 +79,10 @@ def rewards_credit_due(*, schema: str, task_ids: list[int] | None = None) -> int
         credited = []
         for task in due:
             reward_credit(guide_id=task["guide_id"], coins=task["reward_coins"], exp=task["reward_exp"],
-                          source=REWARD_SOURCE, source_id=f"{schema}:{task['pk']}", note=task["title"])
+                          source=source, source_id=f"{schema}:{task['pk']}", note=task["title"])
             credited.append(task["pk"])
         if credited:
-            GuideTask.objects.filter(pk__in=credited).update(reward_credited_at=timezone.now())
+            model.objects.filter(pk__in=credited).update(reward_credited_at=timezone.now())
     return len(credited)
 
 

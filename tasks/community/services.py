@@ -233,29 +233,14 @@ def group_tasks_generate(*, brand: Brand | str, day: dt.date | None = None) -> G
 
 
 def rewards_credit_due(*, schema: str, task_ids: list[int] | None = None) -> int:
-    """Credit the coins/experience of done group tasks not credited yet, each exactly once. Returns how many.
-
-    The row is locked (SKIP LOCKED: a concurrent run credits those) and stamped in the same transaction as the
-    ledger entry, and the ledger refuses a second entry for (guide, "group_task", "<schema>:<task id>")."""
-    from incentives.services import reward_credit
+    """Credit the coins/experience of done group tasks not credited yet, each exactly once (ledger source
+    "group_task"). Returns how many."""
+    from tasks.services import done_rewards_credit
 
     from .brand.models import GroupTask, GroupTaskState
 
-    with schema_context(schema), transaction.atomic():
-        due = (GroupTask.objects.select_for_update(skip_locked=True)
-               .filter(state=GroupTaskState.DONE, reward_credited_at__isnull=True)
-               .filter(Q(reward_coins__gt=0) | Q(reward_exp__gt=0)).order_by("pk")
-               .values("pk", "guide_id", "reward_coins", "reward_exp", "title"))
-        if task_ids is not None:
-            due = due.filter(pk__in=task_ids)
-        credited = []
-        for task in due:
-            reward_credit(guide_id=task["guide_id"], coins=task["reward_coins"], exp=task["reward_exp"],
-                          source=REWARD_SOURCE, source_id=f"{schema}:{task['pk']}", note=task["title"])
-            credited.append(task["pk"])
-        if credited:
-            GroupTask.objects.filter(pk__in=credited).update(reward_credited_at=timezone.now())
-    return len(credited)
+    return done_rewards_credit(model=GroupTask, done=GroupTaskState.DONE, source=REWARD_SOURCE, schema=schema,
+                               task_ids=task_ids)
 
 
 def group_task_complete(*, guide: Guide, task_id: int, note: str = "", actor: str = ""):
