@@ -11,9 +11,16 @@ from __future__ import annotations
 import socket
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.db import connection, connections
+
+# The browser tests drive Debian's Chromium; .ci/run installs it. Elsewhere they skip, saying why.
+CHROMIUM = Path("/usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
+                                    "(apt-get install chromium; CI installs it)")
 
 
 def _id_tables(cursor) -> list[tuple[str, str]]:

@@ -12,14 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.live import committed, live_server
+from tests.live import CHROMIUM, committed, live_server, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

@@ -14,16 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import guide_factory, platform_url, simulator, world  # noqa: F401  (fixtures)
+from tests.live import CHROMIUM, needs_chromium
 from tests.wecom_sync.conftest import drain, wecom_guide  # noqa: F401  (fixtures)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "ui-pass-12345"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(apt-get install chromium; CI installs it)"),
+    needs_chromium,
 ]
 
 

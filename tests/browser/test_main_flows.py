@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.live import CHROMIUM, needs_chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "ui-pass-12345"
 
@@ -25,8 +26,7 @@ pytestmark = [
     # Makes pytest-django create the test database when this module runs alone. The per-test
     # transaction stays empty: the served app uses its own connections and sees committed rows.
     pytest.mark.django_db,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(apt-get install chromium; CI installs it)"),
+    needs_chromium,
 ]
 
 

@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import committed, live_server
+from tests.live import CHROMIUM, committed, live_server, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MOBILE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
           "device_scale_factor": 2, "locale": "zh-CN"}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(apt-get install chromium; CI installs it)"),
+    needs_chromium,
 ]
 
 

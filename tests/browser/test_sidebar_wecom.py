@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import CHROMIUM, needs_chromium
 from tests.sidebar_wecom.fixtures import (  # noqa: F401  (fixtures)
     guide_factory,
     platform_url,
@@ -29,15 +30,13 @@ from tests.sidebar_wecom.fixtures import (  # noqa: F401  (fixtures)
     world,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MOBILE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
           "device_scale_factor": 2, "locale": "zh-CN"}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(apt-get install chromium; CI installs it)"),
+    needs_chromium,
 ]
 
 

@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import committed, live_server
+from tests.live import CHROMIUM, committed, live_server, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "preview-pass-123"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(apt-get install chromium; CI installs it)"),
+    needs_chromium,
 ]
 
 

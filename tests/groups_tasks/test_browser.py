@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import committed, live_server
+from tests.live import CHROMIUM, committed, live_server, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MOBILE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
           "device_scale_factor": 2, "locale": "zh-CN"}
@@ -21,7 +20,7 @@ PASSWORD = "ui-pass-12345"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.live import CHROMIUM, needs_chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "ho-ui-pass-12345"
 N = 6
@@ -24,7 +25,7 @@ N = 6
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import committed, live_server
+from tests.live import CHROMIUM, committed, live_server, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "pass12345"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

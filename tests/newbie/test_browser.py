@@ -11,11 +11,11 @@ import uuid
 import pytest
 
 from tests.browser.test_sidebar_today import ARTIFACTS, CHROMIUM, MOBILE
-from tests.live import committed, live_server
+from tests.live import committed, live_server, needs_chromium
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 
