@@ -101,7 +101,9 @@ def ensure_database(url: str) -> None:
 
 def seed(guides: int) -> dict:
     """Everything set-based; safe to run again (ON CONFLICT DO NOTHING)."""
-    from django.contrib.sessions.backends.db import SessionStore
+    from importlib import import_module
+
+    from django.conf import settings
     from django.db import connection
 
     from guides.sidebar_views import SESSION_KEY
@@ -197,7 +199,7 @@ def seed(guides: int) -> dict:
     key = api_client_create(name=f"bench events {uuid.uuid4().hex[:6]}")[1]
     sessions = {}
     for _, _, guide_id, _ in random.sample(links, 201):
-        store = SessionStore()
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
         store[SESSION_KEY] = guide_id
         store.create()
         sessions[guide_id] = store.session_key

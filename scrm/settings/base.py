@@ -115,12 +115,15 @@ def configure_services(db_url: str, redis: str) -> dict:
         "REDIS_URL": redis,
         "CACHES": {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "scrm.cache.RedisCache",
                 "LOCATION": redis,
                 # Tenant-aware keys: the schema name is part of every cache key.
                 "KEY_FUNCTION": "django_tenants.cache.make_key",
                 "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-            }
+            },
+            # Sessions (scrm.sessions): the same Redis, plain keys (a session is not a brand's data).
+            "sessions": {"BACKEND": "scrm.cache.RedisCache", "LOCATION": redis, "KEY_PREFIX": "session",
+                         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}},
         },
         "CELERY_BROKER_URL": embedded.celery_url(redis),
     }
@@ -152,6 +155,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "scrm" / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "scrm.sessions"
+SESSION_CACHE_ALIAS = "sessions"
 # Messages can carry a one-time secret (a new API key): keep them server-side, not in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = False
