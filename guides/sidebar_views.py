@@ -44,7 +44,7 @@ from wecom.oauth import OAuthRefused, authorize_url, new_state, oauth_user_get
 
 from .handover.selectors import inherited_from
 from .models import Guide
-from .selectors import guide_customer_get, guide_customers, guides_for_picker
+from .selectors import guide_customer_get, guide_customers, guide_with_places, guides_for_picker
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _session_guide(request) -> tuple[Guide | None, tuple[str, str] | None]:
     guide_id = request.session.get(SESSION_KEY)
     if guide_id is None:
         return None, None
-    guide = Guide.objects.select_related("brand", "counter__store").filter(pk=guide_id).first()
+    guide = guide_with_places(guide_id) if isinstance(guide_id, int) else None
     refusal = _guide_refusal(guide) if guide is not None else ("signed_out", "请重新登录 · Please sign in again.")
     if refusal:
         logger.info("sidebar.signed_out", extra={"guide_id": guide_id, "reason": refusal[0]})

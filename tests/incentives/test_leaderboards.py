@@ -113,6 +113,21 @@ def test_my_rank_and_neighbours(brand_a, make_guide, clean_redis):
                                                                     (12, "G03"), (13, "G02")]
 
 
+def test_the_leader_a_guide_not_on_the_board_and_an_empty_board(brand_a, make_guide, clean_redis):
+    first, second, newcomer = (make_guide(brand_a, name=n) for n in ("First", "Second", "New"))
+    assert _board(newcomer) == leaderboards.Board("sales", "today", "brand", [], None, [], 0)
+    leaderboards.bump(metric="sales", guide_id=first.pk, amount=2500, at=NOW)
+    leaderboards.bump(metric="sales", guide_id=second.pk, amount=1200, at=NOW)
+
+    leader = _board(first, around=2)
+    assert (leader.me.rank, leader.me.score, leader.size) == (1, 2500.0, 2)
+    assert [(row.rank, row.name, row.is_me) for row in leader.neighbours] == [(1, "First", True), (2, "Second", False)]
+
+    outsider = _board(newcomer)
+    assert (outsider.me, outsider.neighbours, outsider.size) == (None, [], 2)
+    assert [(row.rank, row.name, row.score) for row in outsider.top] == [(1, "First", 2500.0), (2, "Second", 1200.0)]
+
+
 @pytest.mark.parametrize("kwargs, field", [({"metric": "likes"}, "metric"), ({"period": "year"}, "period"),
                                            ({"scope": "city"}, "scope")])
 def test_unknown_boards_are_refused(brand_a, make_guide, kwargs, field):
