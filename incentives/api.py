@@ -180,6 +180,52 @@ class ShareEventBatchOut(serializers.Serializer):
     results = ShareEventOut(many=True)
 
 
+_PLAIN_TEXT = {name: field.max_length for name, field in ShareEventIn().fields.items()
+               if isinstance(field, serializers.CharField)}
+_PLAIN_KINDS = frozenset(attribution.EVENT_KINDS)
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which the serializer refuses
+        return False
+    return True
+
+
+def _plain_events(data) -> list[dict] | None:
+    """The batch's events exactly as ``ShareEventBatchIn`` would validate them, or None when any event is not
+    plainly valid (then the serializer runs and reports).
+
+    A busy integration sends hundreds of these per second; validating each event field by field through the
+    serializer cost ~0.1 ms per event, a third of the request. An event qualifies only if the serializer could
+    not read it differently: a JSON object whose text fields are strings within their length, with no
+    surrounding whitespace (the serializer trims it), no NUL and no lone surrogate, a known type, a non-blank event id, and no
+    ``at`` but null (a timestamp is parsed by the serializer). tests/incentives/test_events_api.py checks both
+    paths agree.
+    """
+    if not isinstance(data, dict) or not isinstance(events := data.get("events"), list):
+        return None
+    out = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("at") is not None:
+            return None
+        kind = event.get("type")
+        if not isinstance(kind, str) or kind not in _PLAIN_KINDS:
+            return None
+        item = {"type": kind, "at": None}
+        for name, limit in _PLAIN_TEXT.items():
+            value = event.get(name, "")
+            if (not isinstance(value, str) or len(value) > limit or value != value.strip() or "\x00" in value
+                    or not (value.isascii() or _encodes(value))):
+                return None
+            item[name] = value
+        if not item["event_id"]:
+            return None
+        out.append(item)
+    return out
+
+
 class ShareEventBatchView(APIView):
     """The same events, up to 500 per request, stored in one statement: how busy systems should send them."""
 
@@ -189,12 +235,15 @@ class ShareEventBatchView(APIView):
                    summary="A batch of share-link events 分享链接事件(批量), all or nothing")
     def post(self, request):
         who = principal(request)
-        serializer = ShareEventBatchIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        items = _plain_events(request.data)
+        if items is None:  # anything unusual: the serializer decides, and words the errors
+            serializer = ShareEventBatchIn(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            items = serializer.validated_data["events"]
         events = [attribution.ShareEventIn(event_id=e["event_id"], kind=e["type"], share_code=e["share_code"],
                                            share_token=e["share_token"], visitor=e["visitor"],
                                            member_code=e["member"], at=e["at"])
-                  for e in serializer.validated_data["events"]]
+                  for e in items]
         results = attribution.share_events_ingest(events=events, brand_id=None if who.is_mall else who.brand_id,
                                                   source=who.actor)
         return Response({"results": [{"event_id": r.event_id, "replayed": r.replayed, "counted": r.counted,

@@ -185,3 +185,66 @@ def test_one_bad_event_refuses_the_whole_batch(api, key_for, brand_a, setup):
     assert "events[1].share_code" in response.json()["fields"]
     assert ShareLink.objects.get(pk=setup["link"].pk).opened == 0
     assert (too_many.status_code, too_many.json()["code"]) == (400, "invalid_batch")
+
+
+# --------------------------------------------------------------------------- the batch's fast validation
+
+def _texts():
+    from hypothesis import strategies as st
+
+    return st.one_of(st.text(max_size=90), st.sampled_from(["", " x", "x ", "a\x00b", "\ud800", "ok-1", "王丽"]),
+                     st.integers(), st.none(), st.booleans())
+
+
+def _events():
+    from hypothesis import strategies as st
+
+    field = {"event_id": _texts(), "type": st.one_of(st.sampled_from(["view", "like", "add_to_cart", "buy", ""]),
+                                                      st.integers()),
+             "share_code": _texts(), "share_token": _texts(), "visitor": _texts(), "member": _texts(),
+             "at": st.one_of(st.none(), st.just("2026-05-01T10:00:00+08:00"), st.just("yesterday")),
+             "extra": st.integers()}
+    event = st.fixed_dictionaries({}, optional=field)
+    return st.one_of(event, st.integers(), st.text(max_size=3))
+
+
+def test_the_fast_batch_validation_agrees_with_the_serializer():
+    """Whatever _plain_events accepts, ShareEventBatchIn accepts with the same values; it only ever declines."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from incentives.api import ShareEventBatchIn, _plain_events
+
+    tricky = "ab1 \x00\ud800王"  # spaces (trimmed), NUL and a lone surrogate (refused), non-ASCII (fine)
+
+    def near(limit):  # around the field's max_length
+        return st.one_of(st.text(tricky, max_size=limit + 2), st.text("a", min_size=limit - 1, max_size=limit + 1))
+
+    plain_ok = st.fixed_dictionaries({"event_id": near(80),
+                                      "type": st.sampled_from(["view", "like", "add_to_cart"]),
+                                      "share_code": near(24),
+                                      "visitor": st.text(tricky, max_size=66)},
+                                     optional={"member": st.text(tricky, max_size=12), "at": st.none()})
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.one_of(st.fixed_dictionaries({"events": st.lists(st.one_of(_events(), plain_ok), max_size=4)}),
+                     st.fixed_dictionaries({"events": st.lists(plain_ok, max_size=4)}), st.integers(), st.none()))
+    def check(data):
+        fast = _plain_events(data)
+        serializer = ShareEventBatchIn(data=data)
+        if fast is not None:
+            assert serializer.is_valid(), (data, serializer.errors)
+            assert fast == [dict(event) for event in serializer.validated_data["events"]]
+
+    check()
+
+
+def test_plain_batches_take_the_fast_path():
+    from incentives.api import _plain_events
+
+    events = [{"event_id": f"e{i}", "type": "like", "share_code": "ABC", "visitor": "v1"} for i in range(3)]
+    assert _plain_events({"events": events}) == [
+        {"event_id": f"e{i}", "type": "like", "share_code": "ABC", "share_token": "", "visitor": "v1", "member": "",
+         "at": None} for i in range(3)]
+    assert _plain_events({"events": [*events, {**events[0], "visitor": " v1"}]}) is None  # the serializer trims
+    assert _plain_events({"events": [{**events[0], "at": "2026-05-01T10:00:00+08:00"}]}) is None
