@@ -129,8 +129,14 @@ def _json_error(code: str, message: str, status: int, **fields) -> JsonResponse:
                         json_dumps_params={"ensure_ascii": False})
 
 
-def guide_api(view):
-    """guide_view for the page's JSON calls: a 401 in the one error shape instead of a redirect."""
+def guide_api(view=None, *, mall_only: bool = False):
+    """guide_view for the page's JSON calls: a 401 in the one error shape instead of a redirect.
+
+    ``mall_only``: the view reads only the mall's tables and Redis (e.g. a leaderboard), so it stays in the public
+    schema: no brand search_path is set, and none set back, on a call the page makes every few seconds.
+    """
+    if view is None:
+        return lambda v: guide_api(v, mall_only=mall_only)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -138,6 +144,8 @@ def guide_api(view):
         if guide is None:
             code, message = refusal or ("signed_out", "请重新登录 · Please sign in again.")
             return _json_error(code, message, 401)
+        if mall_only:
+            return view(request, guide, *args, **kwargs)
         return _in_brand(view, request, guide, *args, **kwargs)
 
     return wrapper

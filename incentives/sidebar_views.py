@@ -116,7 +116,7 @@ def _display(rows, metric: str) -> list[dict]:
     return [{"rank": r.rank, "name": r.name, "value": shown(r.score), "me": r.is_me} for r in rows]
 
 
-@guide_api
+@guide_api(mall_only=True)
 @require_GET
 def leaderboard_api(request, guide):
     try:

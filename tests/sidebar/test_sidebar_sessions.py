@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from guides.models import Guide
 from guides.selectors import guide_with_places
 from scrm.sessions import SessionStore
+from tests.incentives.conftest import clean_redis  # noqa: F401 (a fixture)
 
 GUIDE_KEY = "sidebar_guide_id"
 
@@ -51,14 +52,21 @@ def test_an_unknown_guide_is_none(db):
     assert guide_with_places(987654321) is None
 
 
-def test_a_session_is_read_from_redis_and_written_to_both(sidebar_as, brand_a, make_guide):
-    client = sidebar_as(make_guide(brand_a))
+def test_a_session_is_read_from_redis_and_written_to_both(sidebar_as, brand_a, make_guide, clean_redis):  # noqa: F811
+    from incentives import leaderboards
+
+    me = make_guide(brand_a)
+    leaderboards.bump(metric="sales", guide_id=me.pk, amount=1000)
+    client = sidebar_as(me)
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
 
     assert _cached(key)[GUIDE_KEY] == client.session[GUIDE_KEY]
     with CaptureQueriesContext(connection) as queries:
-        assert client.get("/sidebar/api/leaderboard/?metric=sales&period=today&scope=brand").status_code == 200
+        board = client.get("/sidebar/api/leaderboard/?metric=sales&period=today&scope=brand")
+    assert board.status_code == 200 and board.json()["me"]["name"] == me.name
     assert not [q for q in queries.captured_queries if "django_session" in q["sql"]]
+    # the board reads only the mall's tables: the request never switches to the brand's schema
+    assert not [q for q in queries.captured_queries if brand_a.schema_name in q["sql"]]
 
 
 def test_with_redis_down_the_sidebar_still_knows_the_guide(sidebar_as, brand_a, make_guide, settings):
