@@ -1,5 +1,5 @@
 """The what-if preview in headless Chromium: a brand manager previews a new node (table + bar chart, lifecycle and
-event-trigger tasks) and confirms it; mall ops edit an HQ draft in the admin, preview it across brands and see the completion report; the demo
+event-trigger tasks) and confirms it, then previews a change to that node and saves it; mall ops edit an HQ draft in the admin, preview it across brands and see the completion report; the demo
 console fast-forwards a day. Screenshots in test-artifacts/.
 
 Data is committed (the served app uses its own connections) and set up before Playwright starts.
@@ -105,6 +105,17 @@ def _drive(world):
         page.get_by_test_id("preview-confirm").click()
         expect(page.get_by_text("已添加节点 · Node added: D3 3天试用回访")).to_be_visible()
 
+        # ... and changes it: day 3 -> day 5, previewed before it is saved
+        page.get_by_test_id("brand-nodes").get_by_role("link", name="修改 Edit").click()
+        expect(page.get_by_test_id("preview-change")).to_have_text("0")  # as it is
+        form = page.get_by_test_id("preview-form")
+        form.get_by_label("第几天 Day offset").fill("5")
+        page.get_by_test_id("preview-again").click()
+        expect(page.get_by_role("heading", name="修改预览")).to_be_visible()
+        expect(page.get_by_test_id("preview-table").locator("tbody tr")).to_have_count(28)
+        page.screenshot(path=ARTIFACTS / "task-preview-brand-edit.png", full_page=True)
+        page.get_by_test_id("preview-confirm").click()
+        expect(page.get_by_text("已保存节点 · Node saved: D5 3天试用回访")).to_be_visible()
         page.locator("#completion").scroll_into_view_if_needed()
         page.screenshot(path=ARTIFACTS / "task-rates-brand.png", full_page=True)
 

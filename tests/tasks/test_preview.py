@@ -304,3 +304,101 @@ def test_another_brands_manager_cannot_preview_this_brand(brand_a, brand_b, make
 
     assert client.post("/tasks/preview/", NODE).status_code == 403
 
+
+# --------------------------------------------------------------------------- changing an existing brand node
+
+def _node(brand, **changes):
+    from tasks.services import brand_node_create
+
+    with schema_context(brand.schema_name):
+        return brand_node_create(**{**NODE, **changes})
+
+
+def test_a_manager_previews_a_change_to_an_existing_node_before_saving_it(brand_a, make_guide, customer,
+                                                                          manager_client):
+    from django.utils import timezone
+
+    from tasks.models import BrandNode
+
+    today = timezone.localdate()
+    guide = make_guide(brand_a, name="改节点导购")
+    for days_ago in (0, 1, 2, 3):
+        customer(brand_a, guide, day0=today - dt.timedelta(days=days_ago))
+    node = _node(brand_a, day_offset=1, due_window_days=1)  # day 1: every customer but today's has passed it
+    client = manager_client(brand_a)
+
+    page = client.get(f"/tasks/brand-nodes/{node.pk}/edit/")
+    as_is = page.content.decode()
+    moved = client.post(f"/tasks/brand-nodes/{node.pk}/preview/", {**NODE, "day_offset": 5, "due_window_days": 1})
+    body = moved.content.decode()
+
+    assert page.status_code == 200 and 'value="1"' in as_is
+    assert 'data-testid="preview-change">0<' in as_is  # the node as it is: nothing changes
+    assert moved.status_code == 200 and 'data-testid="preview-chart"' in body
+    assert 'data-testid="preview-change">+3<' in body  # day 5 for the three customers who are past day 1
+    assert f'action="/tasks/brand-nodes/{node.pk}/edit/"' in body  # "confirm" saves this node, adds none
+    with schema_context(brand_a.schema_name):
+        assert BrandNode.objects.get(pk=node.pk).day_offset == 1
+
+    saved = client.post(f"/tasks/brand-nodes/{node.pk}/edit/", {**NODE, "day_offset": 5, "due_window_days": 1,
+                                                                "title": "5天回访"})
+
+    assert saved.status_code == 302
+    with schema_context(brand_a.schema_name):
+        assert list(BrandNode.objects.values_list("pk", "day_offset", "title")) == [(node.pk, 5, "5天回访")]
+
+
+def test_a_read_only_account_previews_a_change_but_cannot_save_it(brand_a, manager_client):
+    from tasks.models import BrandNode
+    from tenants.models import Brand
+
+    node = _node(brand_a)
+    Brand.objects.filter(pk=brand_a.pk).update(sharing_policy="full")  # mall staff see a brand that shares it all
+    client = manager_client(brand_a, role="mall_analyst")
+
+    preview = client.post(f"/tasks/brand-nodes/{node.pk}/preview/", {**NODE, "day_offset": 9})
+    client.post(f"/tasks/brand-nodes/{node.pk}/edit/", {**NODE, "day_offset": 9})
+
+    assert preview.status_code == 200 and 'data-testid="preview-confirm"' not in preview.content.decode()
+    with schema_context(brand_a.schema_name):
+        assert BrandNode.objects.get(pk=node.pk).day_offset == 3
+
+
+def test_an_invalid_change_is_shown_with_its_errors_and_not_saved(brand_a, manager_client):
+    from tasks.models import BrandNode
+
+    node = _node(brand_a)
+
+    page = manager_client(brand_a).post(f"/tasks/brand-nodes/{node.pk}/edit/", {**NODE, "day_offset": 400})
+
+    assert page.status_code == 200 and 'class="errorlist"' in page.content.decode()
+    with schema_context(brand_a.schema_name):
+        assert BrandNode.objects.get(pk=node.pk).day_offset == 3
+
+
+def test_another_brands_manager_cannot_see_or_change_this_brands_node(brand_a, brand_b, make_user, manager_client):
+    from django.test import Client
+
+    from tasks.models import BrandNode
+
+    node = _node(brand_a)
+    intruder = Client(HTTP_HOST=f"{brand_a.slug}.localhost")
+    intruder.force_login(make_user("nike-manager-edit", "brand_manager", brand=brand_b))
+    own_host = manager_client(brand_b)  # on its own dashboard the id names no node of Nike's
+
+    assert intruder.get(f"/tasks/brand-nodes/{node.pk}/edit/").status_code == 403
+    assert intruder.post(f"/tasks/brand-nodes/{node.pk}/edit/", {**NODE, "day_offset": 9}).status_code == 403
+    assert own_host.get(f"/tasks/brand-nodes/{node.pk}/edit/").status_code == 404
+    assert own_host.post(f"/tasks/brand-nodes/{node.pk}/preview/", NODE).status_code == 404
+    with schema_context(brand_a.schema_name):
+        assert BrandNode.objects.get(pk=node.pk).day_offset == 3
+
+
+def test_a_switched_off_node_cannot_be_changed(brand_a, manager_client):
+    from tasks.services import brand_node_deactivate
+
+    node = _node(brand_a)
+    with schema_context(brand_a.schema_name):
+        brand_node_deactivate(pk=node.pk)
+
+    assert manager_client(brand_a).get(f"/tasks/brand-nodes/{node.pk}/edit/").status_code == 404
