@@ -191,7 +191,7 @@ def test_inside_wecom_the_page_is_signed_and_uses_the_js_sdk(platform_url, wecom
         expect(page.get_by_test_id("send-card")).to_contain_text("已发送")
 
         wx = page.evaluate("window.__wx")
-        assert wx["config"]["jsApiList"] == ["getContext", "getCurExternalContact", "sendChatMessage"]
+        assert wx["config"]["jsApiList"] == ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
         assert wx["agentConfig"]["agentid"] == settings.WECOM_AGENT_ID
         names = [name for name, _args in wx["invoked"]]
         assert names[:2] == ["getContext", "getCurExternalContact"] and names[-1] == "sendChatMessage"

@@ -1,6 +1,7 @@
 """Group tasks in headless Chromium: the group owner sees "群任务 Group tasks" on today at the sidebar's width
-(375px) and confirms one with a note; the brand manager reads per-group activity on the groups page and tags a
-group. Data is committed before the browser starts (the served app uses its own connections) and removed after,
+(375px), sends a task's script into that group's chat with one tap (the demo stand-in for WeCom's
+getCurExternalChat + sendChatMessage: only in that group's chat) and confirms one with a note; the brand manager
+reads per-group activity on the groups page and tags a group. Data is committed before the browser starts (the served app uses its own connections) and removed after,
 as in tests/browser/. Screenshots land in test-artifacts/ (git-ignored)."""
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _world():
 
     days = dt.timedelta(days=1)
     buyer = member("王芳")
-    group(guide, "兰蔻静安VIP群", now - 150 * days, [
+    vip = group(guide, "兰蔻静安VIP群", now - 150 * days, [
         (member("周可欣"), now - 100 * days, None), (member("林小雨"), now - 100 * days, None),
         (buyer, now - 60 * days, None), (member("赵敏"), now - 2 * days, None),
         (member("孙丽"), now - 3 * days, None), (None, now - 30 * days, now - 1 * days)], tags=["skincare"])
@@ -84,7 +85,7 @@ def _world():
     group(colleague, "兰蔻徐汇护肤群", now - 40 * days, [(member("吴倩"), now - 20 * days, None)])
     points_earn(member=buyer, amount=300, idempotency_key=f"gt-buy-{suffix}", brand=brand)
     group_tasks_generate(brand=brand, day=today)
-    return {"guide": guide, "colleague": colleague, "manager": manager, "brand": brand}
+    return {"guide": guide, "colleague": colleague, "manager": manager, "brand": brand, "vip_chat": vip.chat_id}
 
 
 def test_owner_and_manager_see_group_tasks(django_db_setup, django_db_blocker):
@@ -113,10 +114,29 @@ def _drive(world):
         page.goto(f"http://localhost:{port}/sidebar/login/")
         page.get_by_test_id(f"pick-{world['guide'].wecom_userid}").click()
         page.get_by_test_id("tab-today").click()
-        page.locator("[data-demo-toggle]").click()  # fold the demo chat bar: it would cover the cards
         section = page.get_by_test_id("group-tasks")
-        expect(section).to_be_visible()
         cards = page.get_by_test_id("group-task")
+        vip_game = cards.filter(has_text="每日群游戏").filter(has_text="兰蔻静安VIP群")
+        other = cards.filter(has_text="兰蔻新品体验群").first
+        expect(vip_game.get_by_test_id("group-task-send-button")).to_be_disabled()
+        expect(vip_game.get_by_test_id("group-task-send")).to_contain_text("请在下方演示栏选择这个客户群")
+
+        # the demo stand-in: the sidebar is now open in the VIP group's chat (WeCom's entry group_chat_tools)
+        page.get_by_test_id("demo-current-chat").select_option(f"group:{world['vip_chat']}")
+        expect(page.get_by_test_id("demo-entry")).to_have_text("group_chat_tools")
+        expect(page.get_by_test_id("current-chat")).to_contain_text("兰蔻静安VIP群")
+        expect(other.get_by_test_id("group-task-send-button")).to_be_disabled()
+        expect(other.get_by_test_id("group-task-send")).to_contain_text("当前群聊不是这个群")
+        script = vip_game.get_by_test_id("group-task-script").input_value()
+        vip_game.get_by_test_id("group-task-send-button").click()
+        expect(vip_game.get_by_test_id("group-task-send")).to_contain_text("已发送")
+        log = page.get_by_test_id("demo-chat-log")
+        expect(log).to_contain_text("群聊「兰蔻静安VIP群」")
+        expect(log).to_contain_text(script)
+        vip_game.scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "group-tasks-0-sent-into-group-375.png")
+        page.locator("[data-demo-toggle]").click()  # fold the demo chat bar: it would cover the cards
+        expect(section).to_be_visible()
         expect(cards.first).to_be_visible()
         expect(page.get_by_text("兰蔻徐汇护肤群")).to_have_count(0)  # a colleague's group
         milestone = cards.filter(has_text="入群100天")
