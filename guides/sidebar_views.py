@@ -448,7 +448,10 @@ def contact_resolve(request, guide):
 @require_GET
 @guide_api
 def demo_chats(request, guide):
-    """DEMO_MODE: the guide's customers with a WeCom id, for the demo bridge's "current chat" picker."""
+    """DEMO_MODE: the guide's customers with a WeCom id and the live customer groups the guide owns (群主), for the
+    demo bridge's "current chat" picker."""
+    from .brand.models import CustomerGroup, CustomerGroupStatus
+
     if not _demo_mode():
         raise Http404
     rows = list(guide_customers(guide=guide).values_list("member_id", "member__name", "member__code")
@@ -457,4 +460,8 @@ def demo_chats(request, guide):
                .values_list("member_id", "external_userid"))
     customers = [{"external_userid": ids[member_id], "name": name or code, "code": code}
                  for member_id, name, code in rows if member_id in ids]
-    return JsonResponse({"customers": customers}, json_dumps_params={"ensure_ascii": False})
+    groups = [{"chat_id": chat_id, "name": name or "未命名群 Unnamed group", "customers": count}
+              for chat_id, name, count in CustomerGroup.objects.filter(owner_id=guide.pk,
+                                                                       status=CustomerGroupStatus.NORMAL)
+              .order_by("name", "id").values_list("chat_id", "name", "customer_count")[:DEMO_CHAT_CUSTOMERS]]
+    return JsonResponse({"customers": customers, "groups": groups}, json_dumps_params={"ensure_ascii": False})

@@ -1,12 +1,12 @@
 """Brand dashboard: the lifecycle program (HQ nodes, switching optional ones off, the brand's own nodes, with a
-what-if preview before adding one), the event triggers, completion rates by guide, counter and store, and the
+what-if preview before adding or changing one), the event triggers, completion rates by guide, counter and store, and the
 overdue list. Same gate as every dashboard page; changes need a role that may write."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from tenants.models import Role
 
 from . import services
 from .mall.models import TaskType
+from .models import BrandNode
 from .newbie.selectors import brand_newbies
 from .selectors import (
     RATE_GROUPS,
@@ -96,6 +97,19 @@ def _program_page(request, form):
     })
 
 
+def _preview_page(request, form, *, node: BrandNode | None = None):
+    """The preview of ``form``'s node, added (``node`` None) or replacing ``node``, beside the program in force."""
+    current = lifecycle_nodes()
+    preview = program_preview(nodes=nodes_with_proposal(current, day_offset=form.cleaned_data["day_offset"],
+                                                        due_window_days=form.cleaned_data["due_window_days"],
+                                                        brand_node_id=node.pk if node else None),
+                              compare=current)
+    return render(request, "dashboard/task_preview.html", {
+        "brand": request.tenant, "nav": "tasks", "form": form, "preview": preview, "show_busiest": True,
+        "editing": node,
+    })
+
+
 @require_POST
 @brand_dashboard_view
 def node_preview(request):
@@ -104,13 +118,46 @@ def node_preview(request):
     form = BrandNodeForm(request.POST)
     if not form.is_valid():
         return _program_page(request, form)
-    current = lifecycle_nodes()
-    preview = program_preview(nodes=nodes_with_proposal(current, day_offset=form.cleaned_data["day_offset"],
-                                                        due_window_days=form.cleaned_data["due_window_days"]),
-                              compare=current)
-    return render(request, "dashboard/task_preview.html", {
-        "brand": request.tenant, "nav": "tasks", "form": form, "preview": preview, "show_busiest": True,
-    })
+    return _preview_page(request, form)
+
+
+def _node_initial(node: BrandNode) -> dict:
+    return {name: getattr(node, name) for name in BrandNodeForm.base_fields}
+
+
+@brand_dashboard_view
+def brand_node_edit(request, pk: int):
+    """修改节点 · Change one of the brand's active nodes. GET shows it with the preview of the program as it is;
+    "Preview again" shows the change's effect; "Confirm & save" posts here and saves it."""
+    node = get_object_or_404(BrandNode, pk=pk, is_active=True)
+    if request.method != "POST":
+        form = BrandNodeForm(data=_node_initial(node))
+        form.is_valid()
+        return _preview_page(request, form, node=node)
+    form = BrandNodeForm(request.POST)
+    if not form.is_valid():
+        return render(request, "dashboard/task_preview.html", {
+            "brand": request.tenant, "nav": "tasks", "form": form, "preview": None, "editing": node})
+    if _may_write(request):
+        try:
+            node = services.brand_node_update(pk=node.pk, **form.cleaned_data)
+        except AppError as exc:
+            messages.warning(request, exc.message)
+        else:
+            messages.success(request, f"已保存节点 · Node saved: D{node.day_offset} {node.title}")
+    return redirect("dashboard:tasks")
+
+
+@require_POST
+@brand_dashboard_view
+def brand_node_preview(request, pk: int):
+    """预览修改 · The effect of changing an existing brand node, before saving it. Nothing is saved here."""
+    node = get_object_or_404(BrandNode, pk=pk, is_active=True)
+    form = BrandNodeForm(request.POST)
+    if not form.is_valid():
+        return render(request, "dashboard/task_preview.html", {
+            "brand": request.tenant, "nav": "tasks", "form": form, "preview": None, "editing": node})
+    return _preview_page(request, form, node=node)
 
 
 @require_POST

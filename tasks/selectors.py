@@ -104,7 +104,14 @@ def overdue_counts(*, today: dt.date) -> dict:
 # rules exactly (tasks.engine): the first night also catches up node days after the last run while their window
 # is open and looks at every node of relationships added since that run started; a (member, node, day 0) issued
 # already, or by two relationships at once, counts once; the lower relationship id wins the guide, as the
-# engine's ORDER BY does. What it cannot know is left out: customers added or lost later, and event triggers.
+# engine's ORDER BY does.
+#
+# The brand's enabled event triggers are counted too, where today's data already dates them (tasks.triggers):
+# birthdays, points and coupons expiring, coupons viewed and not used, customers falling dormant if nothing more
+# happens, 100 days in a group. They are found once per preview into a temporary table and added to each node
+# set's tasks per day and guide (a trigger task goes to the guide who has served the customer longest, as the
+# engine places it). What it cannot know is left out: customers added or lost later, tier upgrades (they happen
+# when a customer buys), activity that would wake a dormant customer, and coupons or points granted later.
 
 PREVIEW_DAYS = 28
 PREVIEW_BUSIEST = 3
@@ -122,11 +129,13 @@ class PreviewNode:
 @dataclass
 class PreviewDay:
     day: dt.date
-    total: int
+    total: int  # lifecycle + trigger tasks
     guides: int  # guides with at least one task that day
     max_per_guide: int
     busiest: list[dict]  # [{"guide_id", "tasks", "name"?}], most tasks first
     current: int | None = None  # the same day under the node set in force now
+    lifecycle: int = 0
+    triggers: int = 0  # the same under either node set
 
     @property
     def avg_per_guide(self) -> float:
@@ -144,10 +153,21 @@ class Preview:
     relationships: int  # active relationships whose day 0 is recent enough for a node to fall in the window
     days: list[PreviewDay] = field(default_factory=list)
     day0_from: dt.date | None = None  # ... that is, added since this day
+    # the enabled triggers counted, [{"kind", "label", "tasks"}], and those that cannot be dated ahead
+    trigger_kinds: list[dict] = field(default_factory=list)
+    triggers_not_counted: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(d.total for d in self.days)
+
+    @property
+    def lifecycle_total(self) -> int:
+        return sum(d.lifecycle for d in self.days)
+
+    @property
+    def triggers_total(self) -> int:
+        return sum(d.triggers for d in self.days)
 
     @property
     def current_total(self) -> int | None:
@@ -167,16 +187,19 @@ class Preview:
         return max((d.max_per_guide for d in self.days), default=0)
 
     def chart(self, *, width: int = 1000, height: int = 160) -> dict:
-        """Coordinates for an inline SVG: a bar per day (this preview), a tick at the current node set's count,
-        a label every 7 days. The template only places what is computed here."""
+        """Coordinates for an inline SVG: a bar per day (this preview; its trigger tasks stacked on top of
+        its lifecycle tasks), a tick at the current node set's count, a label every 7 days. The template only
+        places what is computed here."""
         top = max([d.total for d in self.days] + [d.current or 0 for d in self.days] + [1])
         step = width / max(len(self.days), 1)
         scale = (height - 10) / top
         bars = []
         for i, d in enumerate(self.days):
             x, w, h = round(i * step + 1, 1), round(max(step - 2, 1), 1), round(d.total * scale, 1)
+            th = round(d.triggers * scale, 1)
             bars.append({"x": x, "w": w, "x2": round(x + w, 1), "y": round(height - h, 1), "h": h, "day": d.day,
-                         "total": d.total, "current": d.current, "label": i % 7 == 0,
+                         "total": d.total, "lifecycle": d.lifecycle, "triggers": d.triggers, "th": th,
+                         "current": d.current, "label": i % 7 == 0,
                          "current_y": None if d.current is None else round(height - d.current * scale, 1)})
         return {"width": width, "height": height, "top": top, "top_y": round(height - top * scale, 1),
                 "label_y": height + 14, "view_height": height + 20, "bars": bars}
@@ -247,15 +270,20 @@ issued AS (
                           AND t.period = to_char(c.day0, 'YYYY-MM-DD'))
      ORDER BY c.member_id, c.ref, c.day0, c.id
 ),
+work AS (
+    SELECT day, guide_id, 1 AS lifecycle FROM issued
+    UNION ALL
+    SELECT day, guide_id, 0 FROM pg_temp.tasks_preview_trigger
+),
 per_guide AS (
-    SELECT day, guide_id, count(*) AS tasks,
+    SELECT day, guide_id, count(*) AS tasks, sum(lifecycle) AS lifecycle,
            row_number() OVER (PARTITION BY day ORDER BY count(*) DESC, guide_id) AS pos
-      FROM issued GROUP BY day, guide_id
+      FROM work GROUP BY day, guide_id
 )
 SELECT g.day::date, COALESCE(sum(p.tasks), 0)::int, count(p.guide_id)::int, COALESCE(max(p.tasks), 0)::int,
        COALESCE(array_agg(p.guide_id ORDER BY p.pos) FILTER (WHERE p.pos <= %(busiest)s), '{}'),
        COALESCE(array_agg(p.tasks ORDER BY p.pos) FILTER (WHERE p.pos <= %(busiest)s), '{}'),
-       (SELECT count(*) FROM rel)::int
+       (SELECT count(*) FROM rel)::int, COALESCE(sum(p.lifecycle), 0)::int
   FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS g(day)
   LEFT JOIN per_guide p ON p.day = g.day::date
  GROUP BY g.day ORDER BY g.day
@@ -275,10 +303,11 @@ def _preview_params(*, today: dt.date, days: int) -> dict:
     last = (EngineRun.objects.filter(finished_at__isnull=False).order_by("-day", "-id")
             .values("day", "started_at", "max_relationship_id").first())
     params = {"first": first, "last": first + dt.timedelta(days=days - 1), "after": today, "since": None,
-              "seen_id": None, "tz": settings.TIME_ZONE, "busiest": PREVIEW_BUSIEST}
+              "seen_id": None, "tz": settings.TIME_ZONE, "busiest": PREVIEW_BUSIEST, "today": today,
+              "pending": True}
     if last and last["day"] >= today:
         params.update(after=last["day"], since=last["started_at"] - SINCE_MARGIN,
-                      seen_id=last["max_relationship_id"])
+                      seen_id=last["max_relationship_id"], pending=False)
     return params
 
 
@@ -288,36 +317,142 @@ def _day0_from(nodes: list[PreviewNode], first: dt.date) -> dt.date:
 
 
 def _preview_rows(nodes: list[PreviewNode], params: dict) -> list[tuple]:
-    if not nodes:
-        return [(params["first"] + dt.timedelta(days=i), 0, 0, 0, [], [], 0)
-                for i in range((params["last"] - params["first"]).days + 1)]
+    """Per day of the preview: total, guides, most per guide, busiest guides and their counts, relationships in
+    the lifecycle, lifecycle tasks. Adds the trigger tasks already in ``pg_temp.tasks_preview_trigger``."""
     sql_params = {**params, "refs": [n.ref for n in nodes], "offsets": [n.day_offset for n in nodes],
                   "windows": [n.due_window_days for n in nodes], "low": _day0_from(nodes, params["first"])}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")  # as in the engine: compiling costs more than running at scale
+    with connection.cursor() as cursor:
         cursor.execute(_PREVIEW_SQL, sql_params)
         return cursor.fetchall()
 
 
-def program_preview(*, nodes: list[PreviewNode], compare: list[PreviewNode] | None = None,
-                    days: int = PREVIEW_DAYS, today: dt.date | None = None, guide_names: bool = True) -> Preview:
-    """What-if for the current brand schema: the lifecycle tasks the engine would create on each of the next
-    ``days`` nights under ``nodes`` for the active relationships there are now (per day: total, guides with
-    tasks, average and most per guide, the busiest guides), beside ``compare`` (the node set in force) if given.
+# Trigger tasks in the preview. The events of the engine's queries (tasks.triggers.EVENTS) over the whole preview
+# window where the event carries its own day (birthday, viewed coupon, dormant, days in a group); for points and
+# coupons expiring the engine's event is "the night it first sees the expiry within N days", dated here from the
+# expiry itself (points: the earliest lot of each month of expiry).
+_EXPIRING_EVENTS = {
+    "points_expiring": """
+        SELECT e.member_id, to_char(e.expires_on, 'YYYY-MM') AS period,
+               GREATEST(%(preview_first)s::date, e.expires_on - %(n)s) AS event_day, e.expires_on AS due_cap
+          FROM (SELECT pe.member_id, min((pe.expires_at AT TIME ZONE %(tz)s)::date) AS expires_on
+                  FROM members_pointsentry pe
+                 WHERE pe.remaining > 0
+                   AND pe.expires_at >= (%(preview_first)s::date)::timestamp AT TIME ZONE %(tz)s
+                   AND pe.expires_at < (%(day)s::date + %(n)s + 1)::timestamp AT TIME ZONE %(tz)s
+                 GROUP BY pe.member_id, date_trunc('month', pe.expires_at AT TIME ZONE %(tz)s)) e
+         WHERE e.expires_on - %(n)s > %(cutoff)s
+    """,
+    "coupon_expiring": """
+        SELECT c.member_id, c.code AS period,
+               GREATEST(%(preview_first)s::date, (c.valid_until AT TIME ZONE %(tz)s)::date - %(n)s) AS event_day,
+               (c.valid_until AT TIME ZONE %(tz)s)::date AS due_cap
+          FROM brandmembers_brandcoupon c
+         WHERE c.state IN ('issued', 'viewed')
+           AND c.valid_until >= (%(preview_first)s::date)::timestamp AT TIME ZONE %(tz)s
+           AND c.valid_until < (%(day)s::date + %(n)s + 1)::timestamp AT TIME ZONE %(tz)s
+           AND (c.valid_until AT TIME ZONE %(tz)s)::date - %(n)s > %(cutoff)s
+    """,
+    "coupon_viewed_unused": """
+        SELECT c.member_id, c.code AS period,
+               ((c.viewed_at + make_interval(hours => %(n)s)) AT TIME ZONE %(tz)s)::date AS event_day,
+               (c.valid_until AT TIME ZONE %(tz)s)::date AS due_cap
+          FROM brandmembers_brandcoupon c
+         WHERE c.state = 'viewed'
+           AND c.viewed_at + make_interval(hours => %(n)s) >= (%(first)s::date)::timestamp AT TIME ZONE %(tz)s
+           AND c.viewed_at + make_interval(hours => %(n)s) < (%(day)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+    """,
+}
+# A tier upgrade happens when a customer buys: nothing today says when.
+TRIGGERS_NOT_FORECAST = ("tier_upgrade",)
 
-    Set-based: one statement per node set, whatever the number of customers. ``guide_names`` names the busiest
-    guides (the brand's own dashboard); the mall's cross-brand preview leaves them out.
+_TRIGGER_TABLE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS tasks_preview_trigger (day date, guide_id bigint, kind text) ON COMMIT DROP
+"""
+
+_TRIGGER_PREVIEW_INSERT = """
+WITH events AS ({events}),
+placed AS (
+    SELECT e.member_id, e.period, GREATEST(e.event_day, %(preview_first)s::date) AS day,
+           LEAST(e.event_day + %(window)s - 1, COALESCE(e.due_cap, 'infinity'::date)) AS due_on, s.guide_id
+      FROM events e
+      CROSS JOIN LATERAL (SELECT r.guide_id FROM brandguides_relationship r
+                           WHERE r.member_id = e.member_id AND r.status = 'active'
+                           ORDER BY r.added_at, r.id LIMIT 1) s
+     WHERE e.event_day > %(cutoff)s AND e.event_day <= %(day)s
+)
+INSERT INTO pg_temp.tasks_preview_trigger (day, guide_id, kind)
+SELECT DISTINCT ON (p.member_id, p.period) p.day, p.guide_id, %(kind)s
+  FROM placed p
+ WHERE p.due_on >= p.day
+   AND NOT EXISTS (SELECT 1 FROM tasks_guidetask t
+                    WHERE t.source = 'trigger' AND t.member_id = p.member_id AND t.ref = %(ref)s
+                      AND t.period = p.period)
+ ORDER BY p.member_id, p.period, p.day
+"""
+
+
+def _triggers_project(params: dict, *, brand_id: int | None) -> tuple[list[dict], list[str]]:
+    """Fill ``pg_temp.tasks_preview_trigger`` with the trigger tasks the engine would issue on the preview's
+    nights, (day, guide, kind), one statement per enabled trigger. Returns the kinds counted, with their tasks in
+    the window, and the labels of the enabled kinds that cannot be dated ahead. Call inside a transaction."""
+    from .triggers import EVENTS, _birthday_keys
+
+    with connection.cursor() as cursor:
+        cursor.execute(_TRIGGER_TABLE)
+        cursor.execute("TRUNCATE pg_temp.tasks_preview_trigger")
+        if brand_id is None:
+            return [], []
+        counted, not_counted = [], []
+        for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
+            if config.kind in TRIGGERS_NOT_FORECAST:
+                not_counted.append(config.get_kind_display())
+                continue
+            # the first night catches up events of its due window; if today's run is still to come, it issues
+            # every event up to today (the preview starts after it)
+            first = params["first"] - dt.timedelta(days=config.due_window_days - 1)
+            cutoff = params["today"] if params["pending"] else first - dt.timedelta(days=1)
+            sql_params = {"first": first, "day": params["last"], "preview_first": params["first"],
+                          "cutoff": cutoff, "tz": params["tz"], "n": config.offset, "brand_id": brand_id,
+                          "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind}
+            if config.kind == "birthday":
+                keys, dates, issue = _birthday_keys(first=first, day=params["last"], n=config.offset)
+                sql_params.update(bday_keys=keys, bday_dates=dates, bday_issue=issue)
+            events = _EXPIRING_EVENTS.get(config.kind) or EVENTS[config.kind]
+            cursor.execute(_TRIGGER_PREVIEW_INSERT.format(events=events), sql_params)
+            counted.append({"kind": config.kind, "label": config.get_kind_display(), "tasks": cursor.rowcount})
+        return counted, not_counted
+
+
+def program_preview(*, nodes: list[PreviewNode], compare: list[PreviewNode] | None = None,
+                    days: int = PREVIEW_DAYS, today: dt.date | None = None, guide_names: bool = True,
+                    triggers: bool = True) -> Preview:
+    """What-if for the current brand schema: the tasks the engine would create on each of the next ``days``
+    nights under the lifecycle ``nodes``, plus the brand's enabled event triggers (``triggers``), for the
+    customers there are now (per day: total, lifecycle and trigger tasks, guides with tasks, average and most per
+    guide, the busiest guides), beside ``compare`` (the node set in force) if given.
+
+    Set-based: one statement per node set and one per trigger, whatever the number of customers. ``guide_names``
+    names the busiest guides (the brand's own dashboard); the mall's cross-brand preview leaves them out.
     """
     from django.utils import timezone
 
+    from tenants.models import Brand
+
     params = _preview_params(today=today or timezone.localdate(), days=days)
-    current = {row[0]: row[1] for row in _preview_rows(compare, params)} if compare is not None else {}
-    rows = _preview_rows(nodes, params)
+    brand_id = (Brand.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True).first()
+                if triggers else None)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # as in the engine: compiling costs more than running at scale
+        kinds, not_counted = _triggers_project(params, brand_id=brand_id)
+        current = {row[0]: row[1] for row in _preview_rows(compare, params)} if compare is not None else {}
+        rows = _preview_rows(nodes, params)
     preview = Preview(first=params["first"], last=params["last"], relationships=rows[0][6] if rows else 0,
-                      day0_from=_day0_from(nodes, params["first"]))
-    for day, total, guides, most, guide_ids, counts, _ in rows:
+                      day0_from=_day0_from(nodes, params["first"]), trigger_kinds=kinds,
+                      triggers_not_counted=not_counted)
+    for day, total, guides, most, guide_ids, counts, _, lifecycle in rows:
         preview.days.append(PreviewDay(
             day=day, total=total, guides=guides, max_per_guide=most, current=current.get(day),
+            lifecycle=lifecycle, triggers=total - lifecycle,
             busiest=[{"guide_id": g, "tasks": n} for g, n in zip(guide_ids, counts, strict=True)]))
     if guide_names:
         names = dict(Guide.objects.filter(pk__in={b["guide_id"] for d in preview.days for b in d.busiest})

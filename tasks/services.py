@@ -140,12 +140,8 @@ def hq_node_switch(*, key: str, off: bool, actor: str = "") -> None:
         NodeSwitchOff.objects.filter(node_key=key).delete()
 
 
-def brand_node_create(*, day_offset: int, title: str, script: str, task_type: str = "care",
-                      due_window_days: int = 3, reward_coins: int = 0, reward_exp: int = 0, actor: str = ""):
-    """Add a brand lifecycle node (any day offset); it applies from the next engine run on."""
+def _brand_node_check(*, day_offset, title, script, task_type, due_window_days, reward_coins, reward_exp) -> None:
     from tasks.mall.models import TaskType
-
-    from .models import BrandNode
 
     fields = {}
     if not isinstance(day_offset, int) or not 0 <= day_offset <= 365:
@@ -163,9 +159,40 @@ def brand_node_create(*, day_offset: int, title: str, script: str, task_type: st
             fields[name] = ["0-10000"]
     if fields:
         raise AppError("节点设置有误 Invalid node", code="invalid", fields=fields)
+
+
+def brand_node_create(*, day_offset: int, title: str, script: str, task_type: str = "care",
+                      due_window_days: int = 3, reward_coins: int = 0, reward_exp: int = 0, actor: str = ""):
+    """Add a brand lifecycle node (any day offset); it applies from the next engine run on."""
+    from .models import BrandNode
+
+    _brand_node_check(day_offset=day_offset, title=title, script=script, task_type=task_type,
+                      due_window_days=due_window_days, reward_coins=reward_coins, reward_exp=reward_exp)
     return BrandNode.objects.create(day_offset=day_offset, title=title.strip(), script=script.strip(),
                                     task_type=task_type, due_window_days=due_window_days, reward_coins=reward_coins,
                                     reward_exp=reward_exp, created_by=actor[:120])
+
+
+def brand_node_update(*, pk: int, day_offset: int, title: str, script: str, task_type: str = "care",
+                      due_window_days: int = 3, reward_coins: int = 0, reward_exp: int = 0):
+    """Change one of the brand's active nodes from the next engine run on. Tasks already issued keep their own
+    copy of title, script and reward; a customer who had this node for their day 0 does not get it again when the
+    day moves (the task's once-only key is the node and the day 0, not the day offset)."""
+    from scrm.errors import NotFound
+
+    from .models import BrandNode
+
+    _brand_node_check(day_offset=day_offset, title=title, script=script, task_type=task_type,
+                      due_window_days=due_window_days, reward_coins=reward_coins, reward_exp=reward_exp)
+    with transaction.atomic():
+        node = BrandNode.objects.select_for_update().filter(pk=pk, is_active=True).first()
+        if node is None:
+            raise NotFound("品牌节点不存在或已停用 Brand node not found or switched off", code="node_not_found")
+        node.day_offset, node.title, node.script, node.task_type = day_offset, title.strip(), script.strip(), task_type
+        node.due_window_days, node.reward_coins, node.reward_exp = due_window_days, reward_coins, reward_exp
+        node.save(update_fields=["day_offset", "title", "script", "task_type", "due_window_days", "reward_coins",
+                                 "reward_exp"])
+    return node
 
 
 def brand_node_deactivate(*, pk: int) -> None:

@@ -4,7 +4,7 @@ Two tickets, both valid 7200 s (reference §9):
 
 - the corp ticket (``get_jsapi_ticket``) signs ``wx.config``;
 - the app ticket (``ticket/get?type=agent_config``) signs ``wx.agentConfig``, which
-  ``getCurExternalContact`` and ``sendChatMessage`` need.
+  ``getCurExternalContact``, ``getCurExternalChat`` and ``sendChatMessage`` need.
 
 WeCom allows 400 ticket fetches an hour per corp and 100 per app, so every process shares one
 cached ticket in Redis and refreshes it shortly before it expires. A Redis lock makes sure only
@@ -36,7 +36,8 @@ LOCK_SECONDS = 15  # longer than one WeCom call with its retry (timeout 10 s)
 WAIT_SECONDS = 8  # how long a request waits for another one's fetch
 FAILURE_BACKOFF_SECONDS = 10
 # What the sidebar asks WeCom for (wx.config and wx.agentConfig take the same list).
-JS_API_LIST = ["getContext", "getCurExternalContact", "sendChatMessage"]
+# getCurExternalChat: the customer group of a group chat's sidebar, where a group task is sent (DOC:98531).
+JS_API_LIST = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
 
 KINDS = {"jsapi", "agent_config"}
 

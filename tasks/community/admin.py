@@ -1,14 +1,20 @@
 """Mall ops admin for group tasks (群任务): the HQ group nodes (what group owners do, when, in which groups, for
-what reward) and the interest tags brands put on their groups. Both are switched off, never deleted: tasks and
-groups refer to them."""
+what reward), the interest tags brands put on their groups, and the report of group tasks across brands. Nodes and
+tags are switched off, never deleted: tasks and groups refer to them."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
+from tasks.selectors import RATE_PERIODS
 from tenants.admin import MallAdmin
 
+from . import reports
 from .models import GroupNode, InterestTag
 
 
@@ -71,6 +77,21 @@ class GroupNodeAdmin(MallAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("brands", "stores")
+
+    def get_urls(self):
+        return [path("report/", self.admin_site.admin_view(self.report_view), name="community_group_report"),
+                *super().get_urls()]
+
+    def report_view(self, request):
+        """群任务报表 · Group tasks across brands: per brand and kind, and per group where the brand shares it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = reports.group_tasks_all_brands(today=timezone.localdate(), days=request.GET.get("days"))
+        chosen = next((row for row in report["brands"]
+                       if row.shares_groups and str(row.brand.pk) == request.GET.get("brand")), None)
+        return TemplateResponse(request, "admin/community/group_report.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": "群任务报表 Group tasks report",
+            "report": report, "chosen": chosen, "periods": RATE_PERIODS})
 
 
 @admin.register(InterestTag)

@@ -150,14 +150,23 @@ class MallPreview:
         return sum(b.preview.relationships for b in self.brands)
 
     def as_preview(self) -> Preview:
-        return Preview(first=self.first, last=self.last, relationships=self.relationships, days=self.days)
+        kinds: dict[str, dict] = {}
+        not_counted: list[str] = []
+        for b in self.brands:
+            for k in b.preview.trigger_kinds:
+                kinds.setdefault(k["kind"], {**k, "tasks": 0})["tasks"] += k["tasks"]
+            not_counted += [label for label in b.preview.triggers_not_counted if label not in not_counted]
+        return Preview(first=self.first, last=self.last, relationships=self.relationships, days=self.days,
+                       trigger_kinds=sorted(kinds.values(), key=lambda k: k["kind"]),
+                       triggers_not_counted=not_counted)
 
 
 def program_preview_all_brands(*, version_id: int, days: int = PREVIEW_DAYS,
                                today: dt.date | None = None) -> MallPreview:
-    """What-if for an HQ version (usually a draft): per active brand, the lifecycle tasks the engine would create
-    each night of the next ``days`` for that brand's customers now, with its switch-offs and its own nodes, beside
-    the version in force; and the sums per day. One set-based statement per brand and node set."""
+    """What-if for an HQ version (usually a draft): per active brand, the tasks the engine would create each night
+    of the next ``days`` for that brand's customers now (lifecycle, with its switch-offs and its own nodes, and its
+    enabled event triggers), beside the version in force; and the sums per day. Set-based: per brand one statement
+    per node set and one per trigger."""
     version = ProgramVersion.objects.select_related("program").filter(pk=version_id).first()
     if version is None:
         raise NotFound("方案版本不存在 Program version not found", code="version_not_found")
@@ -176,5 +185,6 @@ def program_preview_all_brands(*, version_id: int, days: int = PREVIEW_DAYS,
             day=first + dt.timedelta(days=i), total=sum(d.total for d in same_day),
             guides=sum(d.guides for d in same_day),  # a guide belongs to one brand: per-brand counts add up
             max_per_guide=max((d.max_per_guide for d in same_day), default=0), busiest=[],
-            current=sum(d.current or 0 for d in same_day)))
+            current=sum(d.current or 0 for d in same_day), lifecycle=sum(d.lifecycle for d in same_day),
+            triggers=sum(d.triggers for d in same_day)))
     return mall

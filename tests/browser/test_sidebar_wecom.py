@@ -6,6 +6,8 @@
 2. "Inside WeCom" (a wxwork user agent and a stand-in ``wx`` that checks the signatures the way
    WeCom does): wx.config + wx.agentConfig are signed with the simulator's tickets, getContext /
    getCurExternalContact open the chat's customer, sendChatMessage carries the text.
+3. Inside WeCom in a customer group's chat (entry group_chat_tools): getCurExternalChat names the
+   group, and only that group's task is sent into it.
 
 Data is committed and set up before Playwright starts: its sync API runs an event loop, and Django
 refuses ORM calls from a thread with a running loop. Screenshots land in test-artifacts/.
@@ -123,7 +125,8 @@ def test_demo_bridge_opens_the_chat_customer_and_sends_a_greeting(platform_url, 
 
 
 # A stand-in for WeCom's jweixin: it checks both signatures against the tickets as WeCom would,
-# then answers getContext / getCurExternalContact and records sendChatMessage.
+# then answers getContext / getCurExternalContact (or, in a group chat, getCurExternalChat) and records
+# sendChatMessage.
 FAKE_WX = """
 (() => {
   const T = %(tickets)s;
@@ -153,8 +156,10 @@ FAKE_WX = """
     invoke(name, args, cb) {
       calls.invoked.push([name, args]);
       const answers = {
-        getContext: {err_msg: "getContext:ok", entry: "single_chat_tools"},
+        getContext: {err_msg: "getContext:ok", entry: T.entry || "single_chat_tools"},
         getCurExternalContact: {err_msg: "getCurExternalContact:ok", userId: T.chat},
+        getCurExternalChat: T.chat_id ? {err_msg: "getCurExternalChat:ok", chatId: T.chat_id}
+                                      : {err_msg: "getCurExternalChat:fail without context of external chat"},
         sendChatMessage: {err_msg: "sendChatMessage:ok"},
       };
       setTimeout(() => cb(answers[name] || {err_msg: name + ":fail no permission"}), 10);
@@ -191,7 +196,8 @@ def test_inside_wecom_the_page_is_signed_and_uses_the_js_sdk(platform_url, wecom
         expect(page.get_by_test_id("send-card")).to_contain_text("已发送")
 
         wx = page.evaluate("window.__wx")
-        assert wx["config"]["jsApiList"] == ["getContext", "getCurExternalContact", "sendChatMessage"]
+        assert wx["config"]["jsApiList"] == ["getContext", "getCurExternalContact", "getCurExternalChat",
+                                             "sendChatMessage"]
         assert wx["agentConfig"]["agentid"] == settings.WECOM_AGENT_ID
         names = [name for name, _args in wx["invoked"]]
         assert names[:2] == ["getContext", "getCurExternalContact"] and names[-1] == "sendChatMessage"
@@ -201,6 +207,75 @@ def test_inside_wecom_the_page_is_signed_and_uses_the_js_sdk(platform_url, wecom
         context.close()
         browser.close()
     assert len(wecom.calls(endpoint="get_jsapi_ticket")) == 1 and len(wecom.calls(endpoint="ticket/get")) == 1
+
+
+WXWORK_UA = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36 wxwork/4.1.22 "
+             "MicroMessenger/7.0.1")
+
+
+@pytest.fixture
+def group_owner(wecom_guide):  # noqa: F811
+    """A guide owning two customer groups, each with today's daily game (an HQ node made for the test)."""
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    from guides.brand.models import CustomerGroup
+    from tasks.community.models import GroupNode
+    from tasks.community.services import group_tasks_generate
+
+    guide = wecom_guide(name="陈小美")
+    today = timezone.localdate()
+    GroupNode.objects.create(title="每日群游戏 Daily group game", kind="daily_game", schedule="daily",
+                             due_window_days=1, script="{group}今日小游戏：猜猜这款单品的价格！", starts_on=today,
+                             optional=True)
+    groups = {}
+    with schema_context(guide.brand.schema_name):
+        for n, name in enumerate(("兰蔻静安VIP群", "兰蔻新品体验群")):
+            groups[name] = CustomerGroup.objects.create(
+                chat_id=f"wr-wx-{guide.wecom_userid}-{n}", name=name, owner=guide, owner_userid=guide.wecom_userid,
+                customer_count=3, member_count=4)
+    group_tasks_generate(brand=guide.brand, day=today)
+    return guide, groups
+
+
+def test_inside_wecom_in_a_group_chat_the_group_task_goes_into_that_group(platform_url, wecom, group_owner,  # noqa: F811
+                                                                          settings):
+    from playwright.sync_api import expect, sync_playwright
+
+    from wecom import jssdk
+
+    guide, groups = group_owner
+    chat_id = groups["兰蔻静安VIP群"].chat_id
+    tickets = {"jsapi": jssdk.ticket_get("jsapi"), "agent_config": jssdk.ticket_get("agent_config"),
+               "corpid": settings.WECOM_CORP_ID, "agentid": settings.WECOM_AGENT_ID, "entry": "group_chat_tools",
+               "chat_id": chat_id}
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        context = browser.new_context(**MOBILE, user_agent=WXWORK_UA)
+        context.add_init_script(FAKE_WX % {"tickets": json.dumps(tickets)})
+        page = context.new_page()
+
+        page.goto(f"{platform_url}/sidebar/")
+        page.get_by_role("link", name=guide.name).click()  # the simulator's authorize page
+        page.goto(f"{platform_url}/sidebar/today/")
+        expect(page.locator("#sb")).to_have_attribute("data-bridge-ready", "1")
+        ours = page.get_by_test_id("group-task").filter(has_text="猜猜这款单品").filter(has_text="兰蔻静安VIP群")
+        other = page.get_by_test_id("group-task").filter(has_text="猜猜这款单品").filter(has_text="兰蔻新品体验群")
+
+        expect(page.get_by_test_id("current-chat")).to_contain_text("兰蔻静安VIP群")
+        expect(other.get_by_test_id("group-task-send-button")).to_be_disabled()
+        ours.get_by_test_id("group-task-send-button").click()
+        expect(ours.get_by_test_id("group-task-send")).to_contain_text("已发送")
+
+        wx = page.evaluate("window.__wx")
+        names = [name for name, _args in wx["invoked"]]
+        assert names == ["getContext", "getCurExternalChat", "sendChatMessage"]
+        sent = wx["invoked"][-1][1]
+        assert sent == {"msgtype": "text", "text": {"content": "兰蔻静安VIP群今日小游戏：猜猜这款单品的价格！"}}
+        ours.scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "sidebar-wecom-7-group-chat-send-375.png")
+        context.close()
+        browser.close()
 
 
 def test_demo_console_plays_a_customer_and_shows_the_callback_live(platform_url, wecom, wecom_guide):  # noqa: F811

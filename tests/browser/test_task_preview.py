@@ -1,5 +1,5 @@
-"""The what-if preview in headless Chromium: a brand manager previews a new node (table + bar chart) and confirms
-it; mall ops edit an HQ draft in the admin, preview it across brands and see the completion report; the demo
+"""The what-if preview in headless Chromium: a brand manager previews a new node (table + bar chart, lifecycle and
+event-trigger tasks) and confirms it, then previews a change to that node and saves it; mall ops edit an HQ draft in the admin, preview it across brands and see the completion report; the demo
 console fast-forwards a day. Screenshots in test-artifacts/.
 
 Data is committed (the served app uses its own connections) and set up before Playwright starts.
@@ -25,8 +25,8 @@ pytestmark = [
 
 
 def _world():
-    """Three guides of Lancôme with 45 customers added over the last five weeks, the engine run for today,
-    a brand manager, a mall operator and an HQ draft with a day-3 node."""
+    """Three guides of Lancôme with 45 customers added over the last five weeks (five with a birthday in the next
+    four weeks), the engine run for today, a brand manager, a mall operator and an HQ draft with a day-3 node."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -44,11 +44,12 @@ def _world():
     counter = Counter.objects.create(brand=brand, store=store, code=f"TP-{suffix}", name="兰蔻静安专柜", floor="1F")
     guides = [Guide.objects.create(wecom_userid=f"tp-{suffix}-{n}", name=name, brand=brand, counter=counter,
                                    hired_on=dt.date(2025, 3, 1)) for n, name in enumerate(("陈小美", "李娜", "王芳"))]
-    now = timezone.now()
+    now, today = timezone.now(), timezone.localdate()
     for n in range(45):
+        birthday = (today + dt.timedelta(days=5 + 4 * n)).replace(year=1992) if n < 5 else None
         member = member_enroll(brand=brand, guide=guides[n % 3], channel="qr:counter",
                                identity=Identity(unionid=f"u-tp-{suffix}-{n}"),
-                               profile=Profile(name=f"顾客{n}")).member
+                               profile=Profile(name=f"顾客{n}", birthday=birthday)).member
         relationship_record(guide=guides[n % 3], member=member, channel="qr:counter",
                             added_at=now - dt.timedelta(days=(n * 7) % 34, hours=n % 5))
     generate(brand=brand, day=timezone.localdate())
@@ -98,9 +99,23 @@ def _drive(world):
         expect(page.get_by_test_id("preview-table").locator("tbody tr")).to_have_count(28)
         expect(page.locator("svg rect.tp-bar")).to_have_count(28)
         assert int(page.get_by_test_id("preview-total").inner_text()) > 0
+        expect(page.get_by_test_id("preview-counts")).to_contain_text("生日前N天 Birthday (N days before) 5")
+        assert page.locator("svg rect.tp-trig").count() >= 5  # a birthday reminder on five days, and other triggers
         page.screenshot(path=ARTIFACTS / "task-preview-brand.png", full_page=True)
         page.get_by_test_id("preview-confirm").click()
         expect(page.get_by_text("已添加节点 · Node added: D3 3天试用回访")).to_be_visible()
+
+        # ... and changes it: day 3 -> day 5, previewed before it is saved
+        page.get_by_test_id("brand-nodes").get_by_role("link", name="修改 Edit").click()
+        expect(page.get_by_test_id("preview-change")).to_have_text("0")  # as it is
+        form = page.get_by_test_id("preview-form")
+        form.get_by_label("第几天 Day offset").fill("5")
+        page.get_by_test_id("preview-again").click()
+        expect(page.get_by_role("heading", name="修改预览")).to_be_visible()
+        expect(page.get_by_test_id("preview-table").locator("tbody tr")).to_have_count(28)
+        page.screenshot(path=ARTIFACTS / "task-preview-brand-edit.png", full_page=True)
+        page.get_by_test_id("preview-confirm").click()
+        expect(page.get_by_text("已保存节点 · Node saved: D5 3天试用回访")).to_be_visible()
         page.locator("#completion").scroll_into_view_if_needed()
         page.screenshot(path=ARTIFACTS / "task-rates-brand.png", full_page=True)
 

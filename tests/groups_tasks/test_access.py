@@ -40,6 +40,7 @@ def test_a_guide_sees_only_the_tasks_of_the_groups_they_own(two_brands, sidebar_
     assert body.count('data-testid="group-task"') == 1
     assert "兰蔻静安VIP群" in body and "兰蔻徐汇护肤群" not in body and "耐克跑团群" not in body
     assert body.index("群任务") < body.index("Group tasks")
+    assert "#}" not in body  # no template comment leaks onto the page
 
 
 def test_a_guide_cannot_complete_a_colleagues_group_task(brand_a, two_brands, sidebar_as):

@@ -1,11 +1,14 @@
 """Group tasks in headless Chromium: the group owner sees "群任务 Group tasks" on today at the sidebar's width
-(375px) and confirms one with a note; the brand manager reads per-group activity on the groups page and tags a
-group. Data is committed before the browser starts (the served app uses its own connections) and removed after,
-as in tests/browser/. Screenshots land in test-artifacts/ (git-ignored)."""
+(375px), sends a task's script into that group's chat with one tap (the demo stand-in for WeCom's
+getCurExternalChat + sendChatMessage: only in that group's chat) and confirms one with a note; the brand manager
+reads per-group activity on the groups page and tags a group; mall ops read the report across brands (a brand's
+groups by name only once it shares its data in full). Data is committed before the browser starts (the served app
+uses its own connections) and removed after, as in tests/browser/. Screenshots land in test-artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from pathlib import Path
 
@@ -50,6 +53,9 @@ def _world():
                                      counter=counter, hired_on=dt.date(2025, 3, 1))
     manager = get_user_model().objects.create_user(username=f"gt-manager-{suffix}", password=PASSWORD)
     StaffRole.objects.create(user=manager, role="brand_manager", brand=brand)
+    operator = get_user_model().objects.create_user(username=f"gt-operator-{suffix}", password=PASSWORD,
+                                                    is_staff=True)
+    StaffRole.objects.create(user=operator, role="mall_operator")
     now, today = timezone.now(), timezone.localdate()
     template = CouponTemplate.objects.create(name="群专属满300减30", kind="cash", value_cents=3000, valid_days=7)
     GroupNode.objects.create(
@@ -76,7 +82,7 @@ def _world():
 
     days = dt.timedelta(days=1)
     buyer = member("王芳")
-    group(guide, "兰蔻静安VIP群", now - 150 * days, [
+    vip = group(guide, "兰蔻静安VIP群", now - 150 * days, [
         (member("周可欣"), now - 100 * days, None), (member("林小雨"), now - 100 * days, None),
         (buyer, now - 60 * days, None), (member("赵敏"), now - 2 * days, None),
         (member("孙丽"), now - 3 * days, None), (None, now - 30 * days, now - 1 * days)], tags=["skincare"])
@@ -84,7 +90,8 @@ def _world():
     group(colleague, "兰蔻徐汇护肤群", now - 40 * days, [(member("吴倩"), now - 20 * days, None)])
     points_earn(member=buyer, amount=300, idempotency_key=f"gt-buy-{suffix}", brand=brand)
     group_tasks_generate(brand=brand, day=today)
-    return {"guide": guide, "colleague": colleague, "manager": manager, "brand": brand}
+    return {"guide": guide, "colleague": colleague, "manager": manager, "brand": brand, "vip_chat": vip.chat_id,
+            "operator": operator}
 
 
 def test_owner_and_manager_see_group_tasks(django_db_setup, django_db_blocker):
@@ -94,12 +101,16 @@ def test_owner_and_manager_see_group_tasks(django_db_setup, django_db_blocker):
             _drive(world)
         finally:
             from incentives.models import GuideBalance
+            from tenants.models import Brand
 
+            Brand.objects.filter(pk=world["brand"].pk).update(sharing_policy=world["brand"].sharing_policy)
             GuideBalance.objects.filter(guide_id__in=[world["guide"].pk, world["colleague"].pk]).delete()
 
 
 def _drive(world):
     from playwright.sync_api import expect, sync_playwright
+
+    from tenants.models import Brand
 
     with live_server() as base, sync_playwright() as playwright:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -113,10 +124,29 @@ def _drive(world):
         page.goto(f"http://localhost:{port}/sidebar/login/")
         page.get_by_test_id(f"pick-{world['guide'].wecom_userid}").click()
         page.get_by_test_id("tab-today").click()
-        page.locator("[data-demo-toggle]").click()  # fold the demo chat bar: it would cover the cards
         section = page.get_by_test_id("group-tasks")
-        expect(section).to_be_visible()
         cards = page.get_by_test_id("group-task")
+        vip_game = cards.filter(has_text="每日群游戏").filter(has_text="兰蔻静安VIP群")
+        other = cards.filter(has_text="兰蔻新品体验群").first
+        expect(vip_game.get_by_test_id("group-task-send-button")).to_be_disabled()
+        expect(vip_game.get_by_test_id("group-task-send")).to_contain_text("请在下方演示栏选择这个客户群")
+
+        # the demo stand-in: the sidebar is now open in the VIP group's chat (WeCom's entry group_chat_tools)
+        page.get_by_test_id("demo-current-chat").select_option(f"group:{world['vip_chat']}")
+        expect(page.get_by_test_id("demo-entry")).to_have_text("group_chat_tools")
+        expect(page.get_by_test_id("current-chat")).to_contain_text("兰蔻静安VIP群")
+        expect(other.get_by_test_id("group-task-send-button")).to_be_disabled()
+        expect(other.get_by_test_id("group-task-send")).to_contain_text("当前群聊不是这个群")
+        script = vip_game.get_by_test_id("group-task-script").input_value()
+        vip_game.get_by_test_id("group-task-send-button").click()
+        expect(vip_game.get_by_test_id("group-task-send")).to_contain_text("已发送")
+        log = page.get_by_test_id("demo-chat-log")
+        expect(log).to_contain_text("群聊「兰蔻静安VIP群」")
+        expect(log).to_contain_text(script)
+        vip_game.scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "group-tasks-0-sent-into-group-375.png")
+        page.locator("[data-demo-toggle]").click()  # fold the demo chat bar: it would cover the cards
+        expect(section).to_be_visible()
         expect(cards.first).to_be_visible()
         expect(page.get_by_text("兰蔻徐汇护肤群")).to_have_count(0)  # a colleague's group
         milestone = cards.filter(has_text="入群100天")
@@ -163,4 +193,27 @@ def _drive(world):
         expect(page.get_by_test_id("group-tags")).to_contain_text("彩妆 Makeup")
         expect(page.get_by_test_id("group-task-table")).to_contain_text("发布群公告与群规")
         page.screenshot(path=ARTIFACTS / "group-tasks-5-dashboard-group-detail.png", full_page=True)
+
+        # mall ops: group tasks across brands (Lancôme shares aggregates only: no group names)
+        admin = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN").new_page()
+        admin.goto(f"http://localhost:{port}/admin/login/")
+        admin.locator("#id_username").fill(world["operator"].username)
+        admin.locator("#id_password").fill(PASSWORD)
+        admin.locator("input[type=submit]").click()
+        admin.goto(f"http://localhost:{port}/admin/community/groupnode/")
+        admin.get_by_test_id("group-report-link").click()
+        lancome = admin.get_by_test_id("group-report-brand-lancome")
+        expect(lancome).to_contain_text("仅共享汇总")
+        expect(admin.get_by_test_id("group-report-kinds")).to_contain_text("群专属券")
+        expect(admin.get_by_text("兰蔻静安VIP群")).to_have_count(0)
+        admin.screenshot(path=ARTIFACTS / "group-tasks-6-admin-report.png", full_page=True)
+        # once the brand shares its data in full, ops open its groups
+        share = threading.Thread(  # the ORM refuses to run beside Playwright's event loop: another thread
+            target=lambda: Brand.objects.filter(pk=world["brand"].pk).update(sharing_policy="full"))
+        share.start()
+        share.join()
+        admin.reload()
+        admin.get_by_test_id("group-report-open-lancome").click()
+        expect(admin.get_by_test_id("group-report-groups")).to_contain_text("兰蔻静安VIP群")
+        admin.screenshot(path=ARTIFACTS / "group-tasks-7-admin-report-groups.png", full_page=True)
         browser.close()

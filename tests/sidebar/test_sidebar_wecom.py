@@ -118,7 +118,7 @@ def test_jssdk_config_signs_the_page_for_config_and_agent_config(sidebar_as, bra
     page = "http://localhost/sidebar/customers/ABC123/?from=chat"
     assert response.status_code == 200
     assert (data["corpid"], data["agentid"], data["url"]) == (settings.WECOM_CORP_ID, settings.WECOM_AGENT_ID, page)
-    assert data["jsApiList"] == ["getContext", "getCurExternalContact", "sendChatMessage"]
+    assert data["jsApiList"] == ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"]
     config, agent = data["config"], data["agentConfig"]
     assert config["appId"] == settings.WECOM_CORP_ID and agent["corpid"] == settings.WECOM_CORP_ID
     assert config["signature"] == jssdk.signature(ticket="corp-ticket-0001", noncestr=config["nonceStr"],
@@ -247,4 +247,24 @@ def test_demo_chat_list_has_only_my_customers_with_a_wecom_id(sidebar_as, brand_
 
     response = sidebar_as(me).get("/sidebar/api/demo-chats/")
 
-    assert response.json() == {"customers": [{"external_userid": "wmMINE0003", "name": "张三", "code": mine.code}]}
+    assert response.json() == {"customers": [{"external_userid": "wmMINE0003", "name": "张三", "code": mine.code}],
+                               "groups": []}
+
+
+def test_demo_chat_list_has_the_live_groups_i_own_and_no_one_elses(sidebar_as, brand_a, brand_b, make_guide,
+                                                                    settings):
+    from django_tenants.utils import schema_context
+
+    from guides.brand.models import CustomerGroup
+
+    me, colleague, other_brand = make_guide(brand_a), make_guide(brand_a), make_guide(brand_b)
+    with schema_context(brand_a.schema_name):
+        CustomerGroup.objects.create(chat_id="wr-demo-mine", name="我的群", owner=me, customer_count=12)
+        CustomerGroup.objects.create(chat_id="wr-demo-gone", name="已解散", owner=me, status="dismissed")
+        CustomerGroup.objects.create(chat_id="wr-demo-theirs", name="同事的群", owner=colleague)
+    with schema_context(brand_b.schema_name):
+        CustomerGroup.objects.create(chat_id="wr-demo-nike", name="耐克的群", owner=other_brand)
+
+    response = sidebar_as(me).get("/sidebar/api/demo-chats/")
+
+    assert response.json()["groups"] == [{"chat_id": "wr-demo-mine", "name": "我的群", "customers": 12}]

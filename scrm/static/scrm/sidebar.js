@@ -1,10 +1,12 @@
 /* Guide sidebar <-> WeCom client (企业微信 JS-SDK). Plain JavaScript, no dependencies, no CDN.
  *
  * Inside the WeCom client: load jweixin (only there), sign the page through /sidebar/jssdk/config,
- * wx.config + wx.agentConfig, then getContext / getCurExternalContact / sendChatMessage.
+ * wx.config + wx.agentConfig, then getContext / getCurExternalContact (a one-to-one chat) or
+ * getCurExternalChat (a customer group chat) / sendChatMessage (either).
  * In an ordinary browser in DEMO_MODE: a stand-in bridge with a demo bar (演示 Demo) at the bottom
- * where a person chooses the "current chat customer" and sees what was "sent" (sessionStorage).
- * Docs: https://developer.work.weixin.qq.com/document/path/96909 (config), /96918, /96935, /97020.
+ * where a person chooses the "current chat" (a customer, or one of the guide's customer groups) and
+ * sees what was "sent" (sessionStorage).
+ * Docs: https://developer.work.weixin.qq.com/document/path/96909 (config), /96918, /98531, /96935, /97020.
  */
 (function () {
   "use strict";
@@ -13,6 +15,7 @@
   if (!root || !root.dataset.guide) return;
   var data = root.dataset;
   var CHAT_ENTRIES = ["single_chat_tools", "contact_profile", "single_kf_tools"];
+  var GROUP_ENTRIES = ["group_chat_tools", "chain_group_chat_tools"];
   var NOT_MINE = "wmDEMOnotmine000000000000000000";
 
   // ---------------------------------------------------------------- per-guide session storage
@@ -66,6 +69,7 @@
         kind: "wecom",
         getContext: function () { return window.ww.getContext(); },
         getCurExternalContact: function () { return window.ww.getCurExternalContact(); },
+        getCurExternalChat: function () { return window.ww.getCurExternalChat(); },
         sendChatMessage: function (message) { return window.ww.sendChatMessage(message); }
       };
     }
@@ -95,25 +99,38 @@
       kind: "wecom",
       getContext: function () { return invoke("getContext"); },
       getCurExternalContact: function () { return invoke("getCurExternalContact"); },
+      getCurExternalChat: function () { return invoke("getCurExternalChat"); },
       sendChatMessage: function (message) { return invoke("sendChatMessage", message); }
     };
   }
+
+  // the demo's current chat: {euid, name} (one customer) or {chatId, name} (a customer group)
+  function chatKey(current) { return current.chatId ? "group:" + current.chatId : current.euid; }
 
   function demoBridge() {
     function chat() { return store.get("chat", null); }
     return {
       kind: "demo",
-      getContext: function () { return Promise.resolve({ err_msg: "getContext:ok", entry: "single_chat_tools" }); },
+      getContext: function () {
+        var current = chat();
+        return Promise.resolve({ err_msg: "getContext:ok",
+                                 entry: current && current.chatId ? "group_chat_tools" : "single_chat_tools" });
+      },
       getCurExternalContact: function () {
         var current = chat();
-        if (!current) return Promise.reject(new Error("getCurExternalContact:fail without context of external contact"));
+        if (!current || current.chatId) return Promise.reject(new Error("getCurExternalContact:fail without context of external contact"));
         return Promise.resolve({ err_msg: "getCurExternalContact:ok", userId: current.euid });
+      },
+      getCurExternalChat: function () {
+        var current = chat();
+        if (!current || !current.chatId) return Promise.reject(new Error("getCurExternalChat:fail without context of external chat"));
+        return Promise.resolve({ err_msg: "getCurExternalChat:ok", chatId: current.chatId });
       },
       sendChatMessage: function (message) {
         var current = chat();
         if (!current) return Promise.reject(new Error("sendChatMessage:fail without context of external contact"));
         var log = store.get("log", []);
-        log.push({ to: current.euid, text: message.text.content, at: Date.now() });
+        log.push({ to: chatKey(current), text: message.text.content, at: Date.now() });
         store.set("log", log.slice(-60));
         renderLog();
         return Promise.resolve({ err_msg: "sendChatMessage:ok" });
@@ -123,7 +140,7 @@
 
   function noBridge() {
     var fail = function () { return Promise.reject(new Error("not inside WeCom")); };
-    return { kind: "none", getContext: fail, getCurExternalContact: fail, sendChatMessage: fail };
+    return { kind: "none", getContext: fail, getCurExternalContact: fail, getCurExternalChat: fail, sendChatMessage: fail };
   }
 
   async function makeBridge() {
@@ -151,8 +168,11 @@
       list.appendChild(el("li", "sb-demo-empty", "选择当前聊天客户后，发送的消息会出现在这里 · Messages you send appear here once a chat is chosen."));
       return;
     }
-    list.appendChild(el("li", "sb-demo-with", "与 " + current.name + " 的聊天 · Chat with " + current.name));
-    var messages = store.get("log", []).filter(function (m) { return m.to === current.euid; });
+    list.appendChild(el("li", "sb-demo-with", current.chatId
+      ? "群聊「" + current.name + "」 · Group chat " + current.name
+      : "与 " + current.name + " 的聊天 · Chat with " + current.name));
+    var key = chatKey(current);
+    var messages = store.get("log", []).filter(function (m) { return m.to === key; });
     if (!messages.length) list.appendChild(el("li", "sb-demo-empty", "还没有发送消息 · No messages sent yet."));
     messages.forEach(function (m) {
       var item = el("li", "sb-demo-msg");
@@ -181,27 +201,46 @@
 
     var answer = await fetchJSON(data.demoChatsUrl);
     var customers = answer.ok ? answer.body.customers : [];
+    var groups = answer.ok ? (answer.body.groups || []) : [];
+    var people = el("optgroup");
+    people.label = "客户 Customers";
     customers.forEach(function (c) {
       var option = el("option", "", c.name + " · " + c.code);
       option.value = c.external_userid;
       option.dataset.name = c.name;
-      select.appendChild(option);
+      people.appendChild(option);
     });
     var other = el("option", "", "其他人（不是我的客户）· Someone else (not my customer)");
     other.value = NOT_MINE;
     other.dataset.name = "其他人 Someone else";
-    select.appendChild(other);
+    people.appendChild(other);
+    select.appendChild(people);
+    if (groups.length) {
+      var chats = el("optgroup");
+      chats.label = "我的客户群 My customer groups";
+      groups.forEach(function (g) {
+        var option = el("option", "", "群 " + g.name + " · " + g.customers + "人");
+        option.value = "group:" + g.chat_id;
+        option.dataset.name = g.name;
+        option.dataset.chatId = g.chat_id;
+        chats.appendChild(option);
+      });
+      select.appendChild(chats);
+    }
     var current = store.get("chat", null);
-    if (current && !Array.prototype.some.call(select.options, function (o) { return o.value === current.euid; })) {
+    if (current && !Array.prototype.some.call(select.options, function (o) { return o.value === chatKey(current); })) {
       var kept = el("option", "", current.name);
-      kept.value = current.euid;
+      kept.value = chatKey(current);
       kept.dataset.name = current.name;
+      if (current.chatId) kept.dataset.chatId = current.chatId;
       select.appendChild(kept);
     }
-    select.value = current ? current.euid : "";
+    select.value = current ? chatKey(current) : "";
     select.addEventListener("change", function () {
       var option = select.options[select.selectedIndex];
-      store.set("chat", select.value ? { euid: select.value, name: option.dataset.name || option.textContent } : null);
+      var name = option.dataset.name || option.textContent;
+      store.set("chat", !select.value ? null
+        : option.dataset.chatId ? { chatId: option.dataset.chatId, name: name } : { euid: select.value, name: name });
       store.set("opened", null);  // a new chat: open that customer's page, as WeCom would
       renderLog();
       syncWithChat(bridge, true);
@@ -215,6 +254,24 @@
     var node = document.getElementById("sb-member-euids");
     try { return node ? JSON.parse(node.textContent) : null; } catch (e) { return null; }
   })();
+
+  function renderCurrentGroup(chatId) {
+    // in a customer group's chat: name it (from its task card, or the demo's choice) and point at its tasks
+    if (!currentBox) return;
+    currentBox.textContent = "";
+    currentBox.className = "sb-chat";
+    currentBox.hidden = false;
+    var card = document.querySelector('[data-chat-id="' + (window.CSS && CSS.escape ? CSS.escape(chatId) : chatId) + '"]');
+    var demoChat = store.get("chat", null);
+    var name = card ? card.dataset.chatName : (demoChat && demoChat.chatId === chatId ? demoChat.name : "");
+    currentBox.appendChild(el("span", "l", "当前群聊 Current group chat"));
+    currentBox.appendChild(el("strong", "n", name || "客户群 Customer group"));
+    if (data.todayUrl && !card) {
+      var link = el("a", "go", "群任务 Group tasks ›");
+      link.href = data.todayUrl + "#group-tasks";
+      currentBox.appendChild(link);
+    }
+  }
 
   function renderCurrent(contact, resolved) {
     if (!currentBox) return;
@@ -237,7 +294,7 @@
     }
   }
 
-  var sendState = { bridge: null, contact: null, error: "" };
+  var sendState = { bridge: null, contact: null, chat: null, error: "" };
 
   function cardEuids(card) {
     // a task card names its own customer's WeCom ids; the customer page's send card uses the page's
@@ -254,6 +311,19 @@
     var status = card.querySelector("[data-send-status]");
     var bridge = sendState.bridge, contact = sendState.contact, euids = cardEuids(card);
     var ready = false, text;
+    if (card.dataset.chatId) {  // a group task: goes into that customer group's chat
+      if (sendState.error) text = sendState.error;
+      else if (!bridge || bridge.kind === "none") text = "请在企业微信中打开侧边栏 · Open the sidebar inside WeCom.";
+      else if (!sendState.chat) text = bridge.kind === "demo"
+        ? "请在下方演示栏选择这个客户群 · Choose this group in the demo bar below."
+        : "请在该客户群的聊天中打开侧边栏 · Open the sidebar in this group's chat.";
+      else if (sendState.chat !== card.dataset.chatId) text = "当前群聊不是这个群，不能发送 · The open chat is not this group.";
+      else { ready = true; text = "将发送到这个客户群 · Goes into this group's chat."; }
+      button.disabled = !ready;
+      status.textContent = text;
+      status.className = "sb-send-status" + (ready ? "" : " muted");
+      return;
+    }
     if (sendState.error) text = sendState.error;
     else if (!bridge || bridge.kind === "none") text = "请在企业微信中打开侧边栏 · Open the sidebar inside WeCom.";
     else if (!euids.length) text = "该客户还没有企业微信好友关系 · This customer has no WeCom contact yet.";
@@ -293,12 +363,22 @@
   }
 
   async function syncWithChat(bridge, autoOpen) {
-    var entry = "normal", contact = null, resolved = null;
+    var entry = "normal", contact = null, resolved = null, chat = null;
     try { entry = (await bridge.getContext()).entry || "normal"; } catch (e) { /* not in WeCom */ }
     var entryNode = demoBar && demoBar.querySelector("[data-demo-entry]");
     if (entryNode) entryNode.textContent = entry;
     if (CHAT_ENTRIES.indexOf(entry) >= 0) {
       try { contact = (await bridge.getCurExternalContact()).userId || null; } catch (e) { contact = null; }
+    }
+    if (GROUP_ENTRIES.indexOf(entry) >= 0) {
+      try { chat = (await bridge.getCurExternalChat()).chatId || null; } catch (e) { chat = null; }
+    }
+    sendState.chat = chat;
+    if (chat) {
+      renderCurrentGroup(chat);
+      sendState.contact = null;
+      updateSend();
+      return;
     }
     if (contact) {
       var answer = await fetchJSON(data.contactUrl + "?external_userid=" + encodeURIComponent(contact));
