@@ -141,6 +141,7 @@ placed AS (
       CROSS JOIN LATERAL (SELECT r.id, r.guide_id FROM brandguides_relationship r
                            WHERE r.member_id = e.member_id AND r.status = 'active'
                            ORDER BY r.added_at, r.id LIMIT 1) s
+     WHERE e.member_id >= COALESCE(%(lo)s, 0) AND e.member_id < COALESCE(%(hi)s, 9223372036854775807)
 )
 INSERT INTO tasks_guidetask (source, ref, period, guide_id, member_id, relationship_id, hq_node_id, brand_node_id,
     trigger_kind, lifecycle_day, task_type, title, script, mall_coupon_template_id, brand_coupon_template_id,
@@ -178,12 +179,14 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int) -> int:
-    """Issue the tasks of every enabled trigger for ``day`` in the current brand schema. Returns the count."""
+def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int | None = None,
+                      hi: int | None = None) -> int:
+    """Issue the tasks of every enabled trigger for ``day`` in the current brand schema, for the members in
+    [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). Returns the count."""
     created = 0
     for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
         first = day - dt.timedelta(days=config.due_window_days - 1)
-        params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id,
+        params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id, "lo": lo, "hi": hi,
                   "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind,
                   "task_type": TASK_TYPE[config.kind], "title": config.title, "script": config.script,
                   "coupon_id": config.coupon_template_id, "coins": config.reward_coins, "exp": config.reward_exp}
