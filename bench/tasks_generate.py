@@ -477,7 +477,8 @@ class Bench:
                  f"COALESCE(sum(cancelled), 0) AS cancelled, COALESCE(sum(expired), 0) AS expired, "
                  f"COALESCE(sum(EXTRACT(EPOCH FROM finished_at - started_at)), 0) AS engine_s, "
                  f"COALESCE(max(EXTRACT(EPOCH FROM finished_at - started_at)), 0) AS slowest_s "
-                 f'FROM "{s}".tasks_enginerun WHERE day = %(day)s AND started_at >= %(since)s' for s in self.schemas]
+                 f'FROM "{s}".tasks_enginerun WHERE day = %(day)s AND started_at >= %(since)s AND finished_at IS NOT NULL'
+                 for s in self.schemas]
         return ("SELECT sum(n), sum(created), sum(done), sum(cancelled), sum(expired), sum(engine_s), max(slowest_s) "
                 "FROM (" + " UNION ALL ".join(parts) + ") x")
 
@@ -499,7 +500,8 @@ class Bench:
         deadline = started + self.args.timeout
         # The jobs run in the order published: wait cheaply for the last brand's run (one small indexed query
         # every 20 ms, so the polling takes next to nothing from the worker), then check every brand.
-        last = f'SELECT 1 FROM "{schemas[-1]}".tasks_enginerun WHERE day = %(day)s AND started_at >= %(since)s'
+        last = (f'SELECT 1 FROM "{schemas[-1]}".tasks_enginerun WHERE day = %(day)s AND started_at >= %(since)s '
+                "AND finished_at IS NOT NULL")  # a large brand's split run exists, unfinished, from its start
         while True:
             if self.sql(last, params, fetch=True):
                 done_at = time.monotonic()
