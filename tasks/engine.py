@@ -119,9 +119,11 @@ ON CONFLICT (source, member_id, ref, period) DO NOTHING
 
 # A task belongs to a guide who serves the customer; when that relationship ends the task is cancelled
 # (a handover moves open tasks to the successor first, see tasks.services.tasks_reassign).
+# Tasks this run issued are left out (id above the highest before it): each was just issued on an active
+# relationship, and reading them all again cost as much as the night's whole insert.
 _CANCEL_ENDED = """
 UPDATE tasks_guidetask t SET state = 'cancelled', closed_at = now()
- WHERE t.state = 'open'
+ WHERE t.state = 'open' AND t.id <= %(max_task_id)s
    AND NOT EXISTS (SELECT 1 FROM brandguides_relationship r
                     WHERE r.guide_id = t.guide_id AND r.member_id = t.member_id AND r.status = 'active')
 """
@@ -150,6 +152,7 @@ class _Plan:
     seen_id: int
     max_relationship_id: int
     started_at: dt.datetime
+    max_task_id: int | None = None  # the highest task id before this run issued any (None: unknown)
 
 
 _LOCK = "SELECT pg_advisory_xact_lock{mode}(hashtext('tasks.engine'), hashtext(%s))"
@@ -169,12 +172,13 @@ def _plan(cursor, day: dt.date) -> _Plan:
     started_at = timezone.now()
     last = (EngineRun.objects.filter(finished_at__isnull=False, day__lte=day).order_by("-day", "-id")
             .values("day", "started_at", "max_relationship_id").first())
-    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM brandguides_relationship")
-    max_relationship_id = cursor.fetchone()[0]
+    cursor.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM brandguides_relationship), "
+                   "(SELECT COALESCE(MAX(id), 0) FROM tasks_guidetask)")
+    max_relationship_id, max_task_id = cursor.fetchone()
     return _Plan(day=day, after=last["day"] if last else day - dt.timedelta(days=FIRST_RUN_LOOKBACK_DAYS),
                  since=(last["started_at"] - SINCE_MARGIN) if last else started_at,
                  seen_id=last["max_relationship_id"] if last else max_relationship_id,
-                 max_relationship_id=max_relationship_id, started_at=started_at)
+                 max_relationship_id=max_relationship_id, started_at=started_at, max_task_id=max_task_id)
 
 
 def _issue(cursor, *, plan: _Plan, brand_id: int, lo: int | None = None, hi: int | None = None) -> int:
@@ -183,15 +187,17 @@ def _issue(cursor, *, plan: _Plan, brand_id: int, lo: int | None = None, hi: int
               "tz": settings.TIME_ZONE, "lo": lo, "hi": hi}
     cursor.execute(_LIFECYCLE_INSERT, params)
     created = cursor.rowcount
-    created += triggers_generate(cursor=cursor, day=plan.day, tz=settings.TIME_ZONE, brand_id=brand_id, lo=lo, hi=hi)
+    same_day = plan.after >= plan.day  # the day's run happened: what is new is the adds since (see triggers)
+    created += triggers_generate(cursor=cursor, day=plan.day, tz=settings.TIME_ZONE, brand_id=brand_id, lo=lo, hi=hi,
+                                 since=plan.since if same_day else None, seen_id=plan.seen_id)
     return created
 
 
-def _close(cursor, *, schema: str, day: dt.date) -> tuple[int, int, int]:
+def _close(cursor, *, schema: str, day: dt.date, max_task_id: int | None) -> tuple[int, int, int]:
     """The steps that look at the whole brand once per run: evidence, ended relationships, overdue tasks,
     rewards. Returns (completed, cancelled, expired)."""
     completed = tasks_complete_from_evidence(cursor=cursor, tz=settings.TIME_ZONE)
-    cursor.execute(_CANCEL_ENDED)
+    cursor.execute(_CANCEL_ENDED, {"max_task_id": max_task_id if max_task_id is not None else 2**63 - 1})
     cancelled = cursor.rowcount
     cursor.execute(_EXPIRE_OVERDUE, {"day": day})
     expired = cursor.rowcount
@@ -222,7 +228,7 @@ def generate(*, brand: Brand | str, day: dt.date | None = None) -> RunResult:
         _begin(cursor, schema)
         plan = _plan(cursor, day)
         created = _issue(cursor, plan=plan, brand_id=_brand_id(schema))
-        completed, cancelled, expired = _close(cursor, schema=schema, day=day)
+        completed, cancelled, expired = _close(cursor, schema=schema, day=day, max_task_id=plan.max_task_id)
         EngineRun.objects.create(day=day, started_at=plan.started_at, max_relationship_id=plan.max_relationship_id,
                                  finished_at=timezone.now(), created=created,
                                  completed=completed, cancelled=cancelled, expired=expired)
@@ -285,7 +291,8 @@ def generate_part(*, brand: Brand | str, run_id: int, number: int) -> RunResult 
         # reads after the first committed, so exactly one of them sees no part left.
         run = EngineRun.objects.select_for_update().get(pk=run_id)
         if run.finished_at is None and not EnginePart.objects.filter(run_id=run_id, finished_at__isnull=True).exists():
-            completed, cancelled, expired = _close(cursor, schema=schema, day=run.day)
+            # every part's tasks are checked here: they are not all this transaction's
+            completed, cancelled, expired = _close(cursor, schema=schema, day=run.day, max_task_id=None)
             run.created = sum(EnginePart.objects.filter(run_id=run_id).values_list("created", flat=True))
             run.completed, run.cancelled, run.expired, run.finished_at = completed, cancelled, expired, timezone.now()
             run.save(update_fields=["created", "completed", "cancelled", "expired", "finished_at"])

@@ -164,6 +164,11 @@ class GuideTask(models.Model):
             models.Index(fields=["issued_on"], name="guidetask_issued_on"),
             # the dormant trigger's "task done in the window" (tasks.triggers)
             models.Index(fields=["completed_at"], name="guidetask_done_at", condition=models.Q(state="done")),
+            # done tasks whose reward is not credited yet (tasks.services.rewards_credit_due, every run): the
+            # run reads those, not every done task of the brand's history
+            models.Index(fields=["id"], name="guidetask_reward_due",
+                         condition=models.Q(state="done", reward_credited_at__isnull=True)
+                         & (models.Q(reward_coins__gt=0) | models.Q(reward_exp__gt=0))),
         ]
 
     def __str__(self) -> str:
@@ -184,10 +189,10 @@ class EngineRun(models.Model):
     day = models.DateField("日期 Day")
     started_at = models.DateTimeField("开始 Started")
     max_relationship_id = models.BigIntegerField("最大关系ID Highest relationship id seen", default=0)
-    parts = models.PositiveSmallIntegerField("分片数 Parts", default=0, help_text="0: the brand in one job")
+    parts = models.PositiveSmallIntegerField("分片数 Parts", default=0, db_default=0, help_text="0: the brand in one job")
     after = models.DateField("补发起点 Catch-up after", null=True, blank=True)
     since = models.DateTimeField("新增起点 Adds since", null=True, blank=True)
-    seen_relationship_id = models.BigIntegerField("已见关系ID Relationships seen up to", default=0)
+    seen_relationship_id = models.BigIntegerField("已见关系ID Relationships seen up to", default=0, db_default=0)
     finished_at = models.DateTimeField("结束 Finished", null=True, blank=True)
     created = models.PositiveIntegerField("新建任务 Created", default=0)
     cancelled = models.PositiveIntegerField("取消 Cancelled", default=0)

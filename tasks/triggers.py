@@ -27,19 +27,26 @@ TASK_TYPE = {
 # ``%(first)s`` is the window's first day, ``%(day)s`` the run's day; both Shanghai dates.
 _START = "(%(first)s::date)::timestamp AT TIME ZONE %(tz)s"
 _END = "(%(day)s::date + 1)::timestamp AT TIME ZONE %(tz)s"
+# A same-day re-run (every 10 minutes, scrm/schedules.py) looks only at the members of relationships added since
+# the last run for the triggers whose events lie in the past (a birthday, a last activity N days ago): for
+# everyone else the last run of the day already looked at the same window. (A birthday recorded during the day
+# for a reminder day already passed is issued, late, by the next night's run, which reads the whole window.)
+_NEW_MEMBERS = """(SELECT r.member_id FROM brandguides_relationship r
+                    WHERE r.status = 'active' AND (r.added_at >= %(since)s OR r.id > %(seen_id)s))"""
 # A dormant reminder due in [first, day] means a last activity in [first - N, day - N] (N days of silence).
 _DORMANT_START = "(%(first)s::date - %(n)s)::timestamp AT TIME ZONE %(tz)s"
 _DORMANT_END = "(%(day)s::date + 1 - %(n)s)::timestamp AT TIME ZONE %(tz)s"
 
 EVENTS = {
     # the birthday B (this or next year) whose reminder day B - N falls in the window; keys are month*100+day
-    TriggerKind.BIRTHDAY: """
+    TriggerKind.BIRTHDAY: f"""
         SELECT m.id AS member_id, to_char(b.bday, 'YYYY') AS period, b.issue_day AS event_day, b.bday AS due_cap
           FROM unnest(%(bday_keys)s::int[], %(bday_dates)s::date[], %(bday_issue)s::date[])
                AS b(mmdd, bday, issue_day)
           JOIN members_member m
             ON (EXTRACT(MONTH FROM m.birthday) * 100 + EXTRACT(DAY FROM m.birthday))::int = b.mmdd
            AND m.birthday IS NOT NULL
+         WHERE %(all_members)s OR m.id IN {_NEW_MEMBERS}
     """,
     TriggerKind.TIER_UPGRADE: f"""
         SELECT tc.member_id, tc.id::text AS period, (tc.at AT TIME ZONE %(tz)s)::date AS event_day,
@@ -113,6 +120,7 @@ EVENTS = {
                     SELECT bc.member_id FROM brandmembers_brandcoupon bc
                      WHERE bc.redeemed_at >= {_DORMANT_START} AND bc.redeemed_at < {_DORMANT_END}
                   ) c
+                 WHERE %(all_members)s OR c.member_id IN {_NEW_MEMBERS}
                 OFFSET 0
               ) a
              WHERE a.added_at IS NOT NULL
@@ -180,13 +188,16 @@ def _leap(year: int) -> bool:
 
 
 def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int | None = None,
-                      hi: int | None = None) -> int:
+                      hi: int | None = None, since: dt.datetime | None = None, seen_id: int = 0) -> int:
     """Issue the tasks of every enabled trigger for ``day`` in the current brand schema, for the members in
-    [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). Returns the count."""
+    [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). With ``since`` (a same-day
+    re-run) the birthday and dormant triggers look only at relationships added since (_NEW_MEMBERS): id above
+    ``seen_id`` or added at ``since`` or later. Returns the count."""
     created = 0
     for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
         first = day - dt.timedelta(days=config.due_window_days - 1)
         params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id, "lo": lo, "hi": hi,
+                  "all_members": since is None, "since": since, "seen_id": seen_id,
                   "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind,
                   "task_type": TASK_TYPE[config.kind], "title": config.title, "script": config.script,
                   "coupon_id": config.coupon_template_id, "coins": config.reward_coins, "exp": config.reward_exp}
