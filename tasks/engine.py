@@ -117,6 +117,12 @@ ORDER BY p.member_id, p.relationship_id
 ON CONFLICT (source, member_id, ref, period) DO NOTHING
 """
 
+_ADDS_SINCE = """
+SELECT EXISTS (SELECT 1 FROM brandguides_relationship r
+                WHERE r.status = 'active' AND (r.added_at >= %(since)s OR r.id > %(seen_id)s)
+                  AND r.member_id >= COALESCE(%(lo)s, 0) AND r.member_id < COALESCE(%(hi)s, 9223372036854775807))
+"""
+
 # A task belongs to a guide who serves the customer; when that relationship ends the task is cancelled
 # (a handover moves open tasks to the successor first, see tasks.services.tasks_reassign).
 # Tasks this run issued are left out (id above the highest before it): each was just issued on an active
@@ -185,11 +191,19 @@ def _issue(cursor, *, plan: _Plan, brand_id: int, lo: int | None = None, hi: int
     """Lifecycle and trigger tasks of the members in [lo, hi) (None: unbounded). Returns how many were created."""
     params = {"day": plan.day, "after": plan.after, "since": plan.since, "seen_id": plan.seen_id,
               "tz": settings.TIME_ZONE, "lo": lo, "hi": hi}
-    cursor.execute(_LIFECYCLE_INSERT, params)
-    created = cursor.rowcount
-    same_day = plan.after >= plan.day  # the day's run happened: what is new is the adds since (see triggers)
+    # After the day's run (the 10-minute re-runs) the lifecycle nodes left are those of the adds since, and so
+    # are the birthday and dormant reminders (tasks.triggers): with no add since, those statements are skipped.
+    same_day = plan.after >= plan.day
+    adds = True
+    if same_day:
+        cursor.execute(_ADDS_SINCE, params)
+        adds = cursor.fetchone()[0]
+    created = 0
+    if adds:
+        cursor.execute(_LIFECYCLE_INSERT, params)
+        created = cursor.rowcount
     created += triggers_generate(cursor=cursor, day=plan.day, tz=settings.TIME_ZONE, brand_id=brand_id, lo=lo, hi=hi,
-                                 since=plan.since if same_day else None, seen_id=plan.seen_id)
+                                 since=plan.since if same_day else None, seen_id=plan.seen_id, adds_since=adds)
     return created
 
 

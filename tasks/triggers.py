@@ -139,6 +139,9 @@ EVENTS = {
     """,
 }
 
+# on a same-day re-run these look only at the members of the adds since (_NEW_MEMBERS)
+_ADDS_ONLY = {TriggerKind.BIRTHDAY, TriggerKind.DORMANT}
+
 _INSERT = """
 WITH events AS ({events}),
 placed AS (
@@ -188,13 +191,16 @@ def _leap(year: int) -> bool:
 
 
 def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int | None = None,
-                      hi: int | None = None, since: dt.datetime | None = None, seen_id: int = 0) -> int:
+                      hi: int | None = None, since: dt.datetime | None = None, seen_id: int = 0,
+                      adds_since: bool = True) -> int:
     """Issue the tasks of every enabled trigger for ``day`` in the current brand schema, for the members in
     [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). With ``since`` (a same-day
     re-run) the birthday and dormant triggers look only at relationships added since (_NEW_MEMBERS): id above
-    ``seen_id`` or added at ``since`` or later. Returns the count."""
+    ``seen_id`` or added at ``since`` or later; ``adds_since`` False says there are none. Returns the count."""
     created = 0
     for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
+        if since is not None and not adds_since and config.kind in _ADDS_ONLY:
+            continue
         first = day - dt.timedelta(days=config.due_window_days - 1)
         params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id, "lo": lo, "hi": hi,
                   "all_members": since is None, "since": since, "seen_id": seen_id,
