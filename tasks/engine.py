@@ -170,6 +170,11 @@ def _begin(cursor, schema: str, *, shared: bool = False) -> None:
     # No JIT: the planner's estimates grow with the tables (millions of members) and cross jit_above_cost,
     # and compiling a statement then took 0.5-3 s where running it takes milliseconds (bench/tasks_generate.py).
     cursor.execute("SET LOCAL jit = off")
+    # The commit need not wait for its WAL to reach the disk: everything a run writes is derived again by the
+    # next run (tasks on the once-only key, evidence, cancel, expire, and the watermark with them), so a
+    # database crash that loses a just-committed run loses nothing the next run does not redo. A run that
+    # credits rewards commits synchronously (_close): their leaderboards are updated in Redis after commit.
+    cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _plan(cursor, day: dt.date) -> _Plan:
@@ -215,7 +220,8 @@ def _close(cursor, *, schema: str, day: dt.date, max_task_id: int | None) -> tup
     cancelled = cursor.rowcount
     cursor.execute(_EXPIRE_OVERDUE, {"day": day})
     expired = cursor.rowcount
-    rewards_credit_due(schema=schema)
+    if rewards_credit_due(schema=schema):
+        cursor.execute("SET LOCAL synchronous_commit = on")
     return completed, cancelled, expired
 
 
