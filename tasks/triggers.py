@@ -142,11 +142,21 @@ EVENTS = {
 # on a same-day re-run these look only at the members of the adds since (_NEW_MEMBERS)
 _ADDS_ONLY = {TriggerKind.BIRTHDAY, TriggerKind.DORMANT}
 
+# One enabled trigger's events with its settings, as one branch of the INSERT below.
+_BRANCH = """
+    SELECT e.member_id, e.period, e.event_day, e.due_cap, %(window)s::int AS due_window, %(ref)s::text AS ref,
+           %(kind)s::text AS kind, %(task_type)s::text AS task_type, %(title)s::text AS title,
+           %(script)s::text AS script, %(coupon_id)s::bigint AS coupon_id, %(coins)s::int AS coins,
+           %(exp)s::int AS exp
+      FROM ({events}) e
+"""
+
+# Every enabled trigger in one statement (one plan, one pass over the target's indexes and its once-only key,
+# where a statement per trigger paid those seven times in every brand, every run). {branches} are _BRANCH.
 _INSERT = """
-WITH events AS ({events}),
+WITH events AS ({branches}),
 placed AS (
-    SELECT e.member_id, e.period, e.event_day,
-           LEAST(e.event_day + %(window)s - 1, COALESCE(e.due_cap, 'infinity'::date)) AS due_on,
+    SELECT e.*, LEAST(e.event_day + e.due_window - 1, COALESCE(e.due_cap, 'infinity'::date)) AS due_on,
            s.id AS relationship_id, s.guide_id
       FROM events e
       CROSS JOIN LATERAL (SELECT r.id, r.guide_id FROM brandguides_relationship r
@@ -158,12 +168,12 @@ INSERT INTO tasks_guidetask (source, ref, period, guide_id, member_id, relations
     trigger_kind, lifecycle_day, task_type, title, script, mall_coupon_template_id, brand_coupon_template_id,
     issued_on, due_on, state, late, completed_at, completed_by, evidence, note, reward_coins, reward_exp,
     reward_credited_at, closed_at, created_at)
-SELECT 'trigger', %(ref)s, p.period, p.guide_id, p.member_id, p.relationship_id, NULL, NULL, %(kind)s, NULL,
-       %(task_type)s, %(title)s, %(script)s, NULL, %(coupon_id)s, %(day)s, p.due_on, 'open',
-       p.event_day < %(day)s, NULL, '', '{{}}'::jsonb, '', %(coins)s, %(exp)s, NULL, NULL, now()
+SELECT 'trigger', p.ref, p.period, p.guide_id, p.member_id, p.relationship_id, NULL, NULL, p.kind, NULL,
+       p.task_type, p.title, p.script, NULL, p.coupon_id, %(day)s, p.due_on, 'open',
+       p.event_day < %(day)s, NULL, '', '{}'::jsonb, '', p.coins, p.exp, NULL, NULL, now()
   FROM placed p
  WHERE p.event_day <= %(day)s AND p.due_on >= %(day)s
- ORDER BY p.member_id
+ ORDER BY p.member_id, p.ref
 ON CONFLICT (source, member_id, ref, period) DO NOTHING
 """
 
@@ -197,12 +207,12 @@ def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int |
     [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). With ``since`` (a same-day
     re-run) the birthday and dormant triggers look only at relationships added since (_NEW_MEMBERS): id above
     ``seen_id`` or added at ``since`` or later; ``adds_since`` False says there are none. Returns the count."""
-    created = 0
+    branches = []
     for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
         if since is not None and not adds_since and config.kind in _ADDS_ONLY:
             continue
         first = day - dt.timedelta(days=config.due_window_days - 1)
-        params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id, "lo": lo, "hi": hi,
+        params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id,
                   "all_members": since is None, "since": since, "seen_id": seen_id,
                   "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind,
                   "task_type": TASK_TYPE[config.kind], "title": config.title, "script": config.script,
@@ -210,6 +220,10 @@ def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int |
         if config.kind == TriggerKind.BIRTHDAY:
             keys, dates, issue = _birthday_keys(first=first, day=day, n=config.offset)
             params.update(bday_keys=keys, bday_dates=dates, bday_issue=issue)
-        cursor.execute(_INSERT.format(events=EVENTS[config.kind]), params)
-        created += cursor.rowcount
-    return created
+        # each branch has its own window and settings: bound here, so the statement takes no parameters
+        branches.append(cursor.mogrify(_BRANCH.format(events=EVENTS[config.kind]), params).decode())
+    if not branches:
+        return 0
+    outer = cursor.mogrify(_INSERT, {"day": day, "lo": lo, "hi": hi}).decode()
+    cursor.execute(outer.replace("{branches}", " UNION ALL ".join(branches)))
+    return cursor.rowcount
