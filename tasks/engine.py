@@ -134,6 +134,18 @@ UPDATE tasks_guidetask t SET state = 'cancelled', closed_at = now()
                     WHERE r.guide_id = t.guide_id AND r.member_id = t.member_id AND r.status = 'active')
 """
 
+# A same-day re-run (every 10 minutes) looks only at the relationships ended since the last run (index of
+# tasks 0008); the day's first run looks at every open task. (A relationship ended with a time before the last
+# run, or a task handed to a guide who does not serve the customer, is cancelled by the next night's run.)
+_CANCEL_ENDED_SINCE = """
+UPDATE tasks_guidetask t SET state = 'cancelled', closed_at = now()
+  FROM (SELECT DISTINCT e.guide_id, e.member_id FROM brandguides_relationship e
+         WHERE e.status <> 'active' AND e.ended_at >= %(since)s) e
+ WHERE t.state = 'open' AND t.id <= %(max_task_id)s AND t.guide_id = e.guide_id AND t.member_id = e.member_id
+   AND NOT EXISTS (SELECT 1 FROM brandguides_relationship r
+                    WHERE r.guide_id = t.guide_id AND r.member_id = t.member_id AND r.status = 'active')
+"""
+
 _EXPIRE_OVERDUE = """
 UPDATE tasks_guidetask SET state = 'expired', closed_at = now()
  WHERE state = 'open' AND due_on < %(day)s
@@ -212,11 +224,13 @@ def _issue(cursor, *, plan: _Plan, brand_id: int, lo: int | None = None, hi: int
     return created
 
 
-def _close(cursor, *, schema: str, day: dt.date, max_task_id: int | None) -> tuple[int, int, int]:
-    """The steps that look at the whole brand once per run: evidence, ended relationships, overdue tasks,
-    rewards. Returns (completed, cancelled, expired)."""
+def _close(cursor, *, schema: str, day: dt.date, max_task_id: int | None,
+           ended_since: dt.datetime | None = None) -> tuple[int, int, int]:
+    """The steps that look at the whole brand once per run: evidence, ended relationships (those ended since
+    ``ended_since`` only, on a same-day re-run), overdue tasks, rewards. Returns (completed, cancelled, expired)."""
     completed = tasks_complete_from_evidence(cursor=cursor, tz=settings.TIME_ZONE)
-    cursor.execute(_CANCEL_ENDED, {"max_task_id": max_task_id if max_task_id is not None else 2**63 - 1})
+    cancel = {"max_task_id": max_task_id if max_task_id is not None else 2**63 - 1, "since": ended_since}
+    cursor.execute(_CANCEL_ENDED if ended_since is None else _CANCEL_ENDED_SINCE, cancel)
     cancelled = cursor.rowcount
     cursor.execute(_EXPIRE_OVERDUE, {"day": day})
     expired = cursor.rowcount
@@ -248,7 +262,8 @@ def generate(*, brand: Brand | str, day: dt.date | None = None) -> RunResult:
         _begin(cursor, schema)
         plan = _plan(cursor, day)
         created = _issue(cursor, plan=plan, brand_id=_brand_id(schema))
-        completed, cancelled, expired = _close(cursor, schema=schema, day=day, max_task_id=plan.max_task_id)
+        completed, cancelled, expired = _close(cursor, schema=schema, day=day, max_task_id=plan.max_task_id,
+                                               ended_since=plan.since if plan.after >= day else None)
         EngineRun.objects.create(day=day, started_at=plan.started_at, max_relationship_id=plan.max_relationship_id,
                                  finished_at=timezone.now(), created=created,
                                  completed=completed, cancelled=cancelled, expired=expired)
