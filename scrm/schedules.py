@@ -25,7 +25,8 @@ CELERY_BEAT_SCHEDULE = {
     # Live-code channel statistics snapshot right after the Shanghai day closes (00:20); it recounts
     # two days, so one missed night is caught up.
     "wecom-channel-stats": {"task": "wecom.channel_stats_refresh", "schedule": crontab(hour=0, minute=20)},
-    # Guide tasks for the new Shanghai day at 00:40, after the channel stats; one job per brand. Every
+    # Guide tasks for the new Shanghai day at 00:40, after the channel stats; small brands share a job, a
+    # large one is split into parts (tasks/tasks.py). Every
     # 10 minutes after that the same dispatch only looks at customers added since the last run, so a
     # new customer's day-0 task appears within minutes; a missed night is caught up by the next run.
     "tasks-generate-nightly": {"task": "tasks.generate_dispatch", "schedule": crontab(hour=0, minute=40)},

@@ -164,6 +164,11 @@ class GuideTask(models.Model):
             models.Index(fields=["issued_on"], name="guidetask_issued_on"),
             # the dormant trigger's "task done in the window" (tasks.triggers)
             models.Index(fields=["completed_at"], name="guidetask_done_at", condition=models.Q(state="done")),
+            # done tasks whose reward is not credited yet (tasks.services.rewards_credit_due, every run): the
+            # run reads those, not every done task of the brand's history
+            models.Index(fields=["id"], name="guidetask_reward_due",
+                         condition=models.Q(state="done", reward_credited_at__isnull=True)
+                         & (models.Q(reward_coins__gt=0) | models.Q(reward_exp__gt=0))),
         ]
 
     def __str__(self) -> str:
@@ -175,11 +180,19 @@ class EngineRun(models.Model):
 
     A finished run for day D means every lifecycle node whose day is <= D has been considered for every
     relationship that existed when the run started; the next run only looks past that.
+
+    A large brand's run is split into ``parts`` jobs (EnginePart, tasks.engine.split_plan): the run is created
+    unfinished with the watermark all its parts use (``after``, ``since``, ``seen_relationship_id``) and finished
+    by the last part.
     """
 
     day = models.DateField("日期 Day")
     started_at = models.DateTimeField("开始 Started")
     max_relationship_id = models.BigIntegerField("最大关系ID Highest relationship id seen", default=0)
+    parts = models.PositiveSmallIntegerField("分片数 Parts", default=0, db_default=0, help_text="0: the brand in one job")
+    after = models.DateField("补发起点 Catch-up after", null=True, blank=True)
+    since = models.DateTimeField("新增起点 Adds since", null=True, blank=True)
+    seen_relationship_id = models.BigIntegerField("已见关系ID Relationships seen up to", default=0, db_default=0)
     finished_at = models.DateTimeField("结束 Finished", null=True, blank=True)
     created = models.PositiveIntegerField("新建任务 Created", default=0)
     cancelled = models.PositiveIntegerField("取消 Cancelled", default=0)
@@ -194,3 +207,23 @@ class EngineRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} +{self.created}"
+
+
+class EnginePart(models.Model):
+    """One job of a large brand's split run: the lifecycle and trigger tasks of the members in
+    [member_from, member_to) (None: unbounded). ``finished_at`` is set in the transaction that issued them."""
+
+    run = models.ForeignKey(EngineRun, on_delete=models.CASCADE, related_name="part_set")
+    number = models.PositiveSmallIntegerField("序号 Number")
+    member_from = models.BigIntegerField("会员ID起 Members from", null=True, blank=True)
+    member_to = models.BigIntegerField("会员ID止 Members to (excluded)", null=True, blank=True)
+    created = models.PositiveIntegerField("新建任务 Created", default=0)
+    finished_at = models.DateTimeField("结束 Finished", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "引擎分片 Engine part"
+        verbose_name_plural = "引擎分片 Engine parts"
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="enginepart_once")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.number}"

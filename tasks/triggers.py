@@ -27,19 +27,26 @@ TASK_TYPE = {
 # ``%(first)s`` is the window's first day, ``%(day)s`` the run's day; both Shanghai dates.
 _START = "(%(first)s::date)::timestamp AT TIME ZONE %(tz)s"
 _END = "(%(day)s::date + 1)::timestamp AT TIME ZONE %(tz)s"
+# A same-day re-run (every 10 minutes, scrm/schedules.py) looks only at the members of relationships added since
+# the last run for the triggers whose events lie in the past (a birthday, a last activity N days ago): for
+# everyone else the last run of the day already looked at the same window. (A birthday recorded during the day
+# for a reminder day already passed is issued, late, by the next night's run, which reads the whole window.)
+_NEW_MEMBERS = """(SELECT r.member_id FROM brandguides_relationship r
+                    WHERE r.status = 'active' AND (r.added_at >= %(since)s OR r.id > %(seen_id)s))"""
 # A dormant reminder due in [first, day] means a last activity in [first - N, day - N] (N days of silence).
 _DORMANT_START = "(%(first)s::date - %(n)s)::timestamp AT TIME ZONE %(tz)s"
 _DORMANT_END = "(%(day)s::date + 1 - %(n)s)::timestamp AT TIME ZONE %(tz)s"
 
 EVENTS = {
     # the birthday B (this or next year) whose reminder day B - N falls in the window; keys are month*100+day
-    TriggerKind.BIRTHDAY: """
+    TriggerKind.BIRTHDAY: f"""
         SELECT m.id AS member_id, to_char(b.bday, 'YYYY') AS period, b.issue_day AS event_day, b.bday AS due_cap
           FROM unnest(%(bday_keys)s::int[], %(bday_dates)s::date[], %(bday_issue)s::date[])
                AS b(mmdd, bday, issue_day)
           JOIN members_member m
             ON (EXTRACT(MONTH FROM m.birthday) * 100 + EXTRACT(DAY FROM m.birthday))::int = b.mmdd
            AND m.birthday IS NOT NULL
+         WHERE %(all_members)s OR m.id IN {_NEW_MEMBERS}
     """,
     TriggerKind.TIER_UPGRADE: f"""
         SELECT tc.member_id, tc.id::text AS period, (tc.at AT TIME ZONE %(tz)s)::date AS event_day,
@@ -113,6 +120,7 @@ EVENTS = {
                     SELECT bc.member_id FROM brandmembers_brandcoupon bc
                      WHERE bc.redeemed_at >= {_DORMANT_START} AND bc.redeemed_at < {_DORMANT_END}
                   ) c
+                 WHERE %(all_members)s OR c.member_id IN {_NEW_MEMBERS}
                 OFFSET 0
               ) a
              WHERE a.added_at IS NOT NULL
@@ -131,27 +139,41 @@ EVENTS = {
     """,
 }
 
+# on a same-day re-run these look only at the members of the adds since (_NEW_MEMBERS)
+_ADDS_ONLY = {TriggerKind.BIRTHDAY, TriggerKind.DORMANT}
+
+# One enabled trigger's events with its settings, as one branch of the INSERT below.
+_BRANCH = """
+    SELECT e.member_id, e.period, e.event_day, e.due_cap, %(window)s::int AS due_window, %(ref)s::text AS ref,
+           %(kind)s::text AS kind, %(task_type)s::text AS task_type, %(title)s::text AS title,
+           %(script)s::text AS script, %(coupon_id)s::bigint AS coupon_id, %(coins)s::int AS coins,
+           %(exp)s::int AS exp
+      FROM ({events}) e
+"""
+
+# Every enabled trigger in one statement (one plan, one pass over the target's indexes and its once-only key,
+# where a statement per trigger paid those seven times in every brand, every run). {branches} are _BRANCH.
 _INSERT = """
-WITH events AS ({events}),
+WITH events AS ({branches}),
 placed AS (
-    SELECT e.member_id, e.period, e.event_day,
-           LEAST(e.event_day + %(window)s - 1, COALESCE(e.due_cap, 'infinity'::date)) AS due_on,
+    SELECT e.*, LEAST(e.event_day + e.due_window - 1, COALESCE(e.due_cap, 'infinity'::date)) AS due_on,
            s.id AS relationship_id, s.guide_id
       FROM events e
       CROSS JOIN LATERAL (SELECT r.id, r.guide_id FROM brandguides_relationship r
                            WHERE r.member_id = e.member_id AND r.status = 'active'
                            ORDER BY r.added_at, r.id LIMIT 1) s
+     WHERE e.member_id >= COALESCE(%(lo)s, 0) AND e.member_id < COALESCE(%(hi)s, 9223372036854775807)
 )
 INSERT INTO tasks_guidetask (source, ref, period, guide_id, member_id, relationship_id, hq_node_id, brand_node_id,
     trigger_kind, lifecycle_day, task_type, title, script, mall_coupon_template_id, brand_coupon_template_id,
     issued_on, due_on, state, late, completed_at, completed_by, evidence, note, reward_coins, reward_exp,
     reward_credited_at, closed_at, created_at)
-SELECT 'trigger', %(ref)s, p.period, p.guide_id, p.member_id, p.relationship_id, NULL, NULL, %(kind)s, NULL,
-       %(task_type)s, %(title)s, %(script)s, NULL, %(coupon_id)s, %(day)s, p.due_on, 'open',
-       p.event_day < %(day)s, NULL, '', '{{}}'::jsonb, '', %(coins)s, %(exp)s, NULL, NULL, now()
+SELECT 'trigger', p.ref, p.period, p.guide_id, p.member_id, p.relationship_id, NULL, NULL, p.kind, NULL,
+       p.task_type, p.title, p.script, NULL, p.coupon_id, %(day)s, p.due_on, 'open',
+       p.event_day < %(day)s, NULL, '', '{}'::jsonb, '', p.coins, p.exp, NULL, NULL, now()
   FROM placed p
  WHERE p.event_day <= %(day)s AND p.due_on >= %(day)s
- ORDER BY p.member_id
+ ORDER BY p.member_id, p.ref
 ON CONFLICT (source, member_id, ref, period) DO NOTHING
 """
 
@@ -178,18 +200,30 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int) -> int:
-    """Issue the tasks of every enabled trigger for ``day`` in the current brand schema. Returns the count."""
-    created = 0
+def triggers_generate(*, cursor, day: dt.date, tz: str, brand_id: int, lo: int | None = None,
+                      hi: int | None = None, since: dt.datetime | None = None, seen_id: int = 0,
+                      adds_since: bool = True) -> int:
+    """Issue the tasks of every enabled trigger for ``day`` in the current brand schema, for the members in
+    [lo, hi) (None: unbounded; a large brand is generated in parts, see tasks.engine). With ``since`` (a same-day
+    re-run) the birthday and dormant triggers look only at relationships added since (_NEW_MEMBERS): id above
+    ``seen_id`` or added at ``since`` or later; ``adds_since`` False says there are none. Returns the count."""
+    branches = []
     for config in TriggerConfig.objects.filter(is_enabled=True).order_by("kind"):
+        if since is not None and not adds_since and config.kind in _ADDS_ONLY:
+            continue
         first = day - dt.timedelta(days=config.due_window_days - 1)
         params = {"day": day, "first": first, "tz": tz, "n": config.offset, "brand_id": brand_id,
+                  "all_members": since is None, "since": since, "seen_id": seen_id,
                   "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind,
                   "task_type": TASK_TYPE[config.kind], "title": config.title, "script": config.script,
                   "coupon_id": config.coupon_template_id, "coins": config.reward_coins, "exp": config.reward_exp}
         if config.kind == TriggerKind.BIRTHDAY:
             keys, dates, issue = _birthday_keys(first=first, day=day, n=config.offset)
             params.update(bday_keys=keys, bday_dates=dates, bday_issue=issue)
-        cursor.execute(_INSERT.format(events=EVENTS[config.kind]), params)
-        created += cursor.rowcount
-    return created
+        # each branch has its own window and settings: bound here, so the statement takes no parameters
+        branches.append(cursor.mogrify(_BRANCH.format(events=EVENTS[config.kind]), params).decode())
+    if not branches:
+        return 0
+    outer = cursor.mogrify(_INSERT, {"day": day, "lo": lo, "hi": hi}).decode()
+    cursor.execute(outer.replace("{branches}", " UNION ALL ".join(branches)))
+    return cursor.rowcount

@@ -218,6 +218,12 @@ CELERY_TASK_ROUTES = {"wecom.process_callback": {"queue": "wecom"}, "wecom.welco
 # this only stops the unconditional close (Celery still recycles it after about this many tasks).
 CELERY_DB_REUSE_MAX = 500
 
+# The task engine's jobs (tasks/tasks.py), in relationships: small brands share a job up to this many; a brand
+# with more than SPLIT is generated in parts of about PART (several workers run them in parallel).
+TASKS_ENGINE_JOB_RELATIONSHIPS = env.int("TASKS_ENGINE_JOB_RELATIONSHIPS", default=200_000)
+TASKS_ENGINE_SPLIT_RELATIONSHIPS = env.int("TASKS_ENGINE_SPLIT_RELATIONSHIPS", default=500_000)
+TASKS_ENGINE_PART_RELATIONSHIPS = env.int("TASKS_ENGINE_PART_RELATIONSHIPS", default=250_000)
+
 from scrm.schedules import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 
 # Worker liveness: the heartbeat task runs every HEARTBEAT_SECONDS; /healthz calls the

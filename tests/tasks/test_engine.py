@@ -206,3 +206,21 @@ def test_a_run_logs_its_counts_at_info_level(brand_a, caplog):
 
     (record,) = [r for r in caplog.records if r.msg == "tasks.generated"]
     assert (record.tenant, record.tasks_created) == (brand_a.schema_name, 0)
+
+
+def test_a_same_day_rerun_cancels_the_tasks_of_a_relationship_ended_since(brand_a, make_guide, customer):
+    """The 10-minute re-runs look at the relationships ended since the last run."""
+    from guides.services import relationship_end
+    from tasks.engine import generate
+
+    guide = make_guide(brand_a)
+    member, _ = customer(brand_a, guide, day0=D0)
+    kept, _ = customer(brand_a, guide, day0=D0)
+    generate(brand=brand_a, day=day(7))
+    relationship_end(guide=guide, member_id=member.pk, reason="deleted_by_customer")
+
+    rerun = generate(brand=brand_a, day=day(7))
+
+    assert rerun.cancelled == 1
+    assert [(t.member_id, t.state) for t in tasks_of(brand_a, ref="hq:d7")] == [(member.pk, "cancelled"),
+                                                                               (kept.pk, "open")]

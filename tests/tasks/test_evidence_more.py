@@ -102,3 +102,24 @@ def test_a_dormant_customer_buying_again_completes_the_wake_up_task(brand_a, mak
     assert done.evidence["order_id"].startswith(f"O-{woke.pk}-")
     assert _reload(brand_a, tasks[bought_before.pk]).state == "open"
     assert _reload(brand_a, tasks[refunded.pk]).state == "open"
+
+
+def test_a_welcome_task_with_a_welcome_sent_and_a_group_joined_is_completed_by_the_welcome(
+        brand_a, make_guide, customer):
+    """The kinds of evidence are checked in one statement; a task with two kinds takes the first (the welcome)."""
+    from wecom.models import CallbackEvent, WelcomeDelivery
+
+    guide = make_guide(brand_a)
+    member, _ = customer(brand_a, guide, day0=LONG_AGO)
+    task = _task(brand_a, guide, member, task_type="welcome")
+    _join(brand_a, _group(brand_a, guide, "wr-both"), member, at=at_shanghai(D, 15))
+    event = CallbackEvent.objects.create(corp_id="ww", dedup_key="t-welcome-both", event="change_external_contact",
+                                         create_time=0, payload={})
+    WelcomeDelivery.objects.create(event=event, brand=brand_a, guide=guide, member=member, status="sent",
+                                   sent_at=at_shanghai(D, 11))
+
+    result = _run(brand_a)
+
+    done = _reload(brand_a, task)
+    assert (result.completed, done.completed_by, done.evidence["welcome_delivery_id"]) == (
+        1, "auto:welcome", event.welcome.pk)

@@ -201,3 +201,30 @@ def test_an_expired_task_cannot_be_confirmed(brand_a, make_guide, customer):
     with pytest.raises(AppError) as err:
         task_complete(guide=guide, task_id=d7.pk)
     assert (d7.state, err.value.code) == ("expired", "task_closed")
+
+
+def test_a_same_day_rerun_gives_a_customer_added_since_their_birthday_task(brand_a, make_guide, customer):
+    """The 10-minute re-runs look at the adds since the day's run: a new customer's birthday is issued then."""
+    guide = make_guide(brand_a)
+    run(brand_a)
+    member, _ = customer(brand_a, guide, day0=LONG_AGO, birthday=dt.date(1990, 3, 12))  # re-added, old day 0
+
+    rerun = run(brand_a)
+
+    (task,) = tasks_of(brand_a, trigger_kind="birthday")
+    assert (rerun.created, task.member_id, task.due_on) == (1, member.pk, dt.date(2026, 3, 11))
+
+
+def test_a_birthday_recorded_after_the_days_run_is_issued_late_by_the_next_nights_run(brand_a, make_guide, customer):
+    """Same-day re-runs do not re-read every birthday; the next night reads the whole window again."""
+    guide = make_guide(brand_a)
+    member, _ = customer(brand_a, guide, day0=LONG_AGO)
+    run(brand_a)
+    member.birthday = dt.date(1990, 3, 12)
+    member.save(update_fields=["birthday"])
+
+    same_day = run(brand_a)
+    next_night = run(brand_a, day=D + dt.timedelta(days=1))
+
+    (task,) = tasks_of(brand_a, trigger_kind="birthday")
+    assert (same_day.created, next_night.created, task.late, task.issued_on) == (0, 1, True, D + dt.timedelta(days=1))

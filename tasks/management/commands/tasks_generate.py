@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--brand", metavar="SLUG", help="只生成该品牌 Only this brand (subdomain)")
         parser.add_argument("--day", metavar="YYYY-MM-DD", help="日期 Day (default: today, Asia/Shanghai)")
         parser.add_argument("--enqueue", action="store_true",
-                            help="交给Celery执行 Enqueue one job per brand instead of running here")
+                            help="交给Celery执行 Enqueue the brands' runs (grouped or split, see tasks/tasks.py) instead of running here")
 
     def handle(self, *args, brand=None, day=None, enqueue=False, **options):
         day = _day(day) if day else engine.today()
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--brand: '{target.slug}' is suspended. 品牌已停用。")
         if enqueue:
             schemas = brands_dispatch(day=day, slug=brand)
-            self.stdout.write(f"enqueued {len(schemas)} brand job(s) for {day}")
+            self.stdout.write(f"enqueued the runs of {len(schemas)} brand(s) for {day}")
             return
         brands = [target] if brand else list(Brand.objects.filter(status=BrandStatus.ACTIVE)
                                              .exclude(schema_name="public").order_by("pk"))
