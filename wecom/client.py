@@ -89,8 +89,7 @@ class WeComClient(WeChatClient):
             yield
         finally:
             held, self._held_records = self._held_records, None
-            for fields in held:
-                _record_call(**fields)
+            _record_calls(held)
 
     @property
     def access_token_key(self) -> str:
@@ -272,14 +271,27 @@ def mall_client(*, agent: bool = False) -> WeComClient:
 
 
 def _record_call(**fields) -> None:
+    _record_calls([fields])
+
+
+def _record_calls(held: list[dict]) -> None:
+    """Write call records, several in one INSERT (a batch of customer adds makes dozens of calls)."""
     from .models import ApiCall
 
-    fields["redrivable"] = fields["endpoint"] not in NOT_REDRIVABLE
-    fields["errmsg"] = (fields.get("errmsg") or "")[:255]
+    if not held:
+        return
+    rows = []
+    for fields in held:
+        fields["redrivable"] = fields["endpoint"] not in NOT_REDRIVABLE
+        fields["errmsg"] = (fields.get("errmsg") or "")[:255]
+        rows.append(ApiCall(**fields))
     try:
-        ApiCall.objects.create(**fields)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            ApiCall.objects.bulk_create(rows)
     except Exception:  # the call log must never break the call itself
-        logger.warning("wecom.call_not_recorded", extra={"endpoint": fields["endpoint"]}, exc_info=True)
+        logger.warning("wecom.call_not_recorded", extra={"endpoint": held[0]["endpoint"]}, exc_info=True)
 
 
 def api_call_redrive(call) -> dict:
