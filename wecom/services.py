@@ -521,8 +521,7 @@ def welcome_send_many(delivery_ids: list[int]) -> dict[int, str]:
                 type(template).objects.filter(pk=template.pk).update(issued_count=F("issued_count") + sent_count)
         changed = [d for d in deliveries if d.status != WelcomeStatus.PENDING]
         if changed:
-            WelcomeDelivery.objects.bulk_update(changed, ["status", "errcode", "sent_at", "content", "coupon_code",
-                                                          "latency_ms"])
+            _deliveries_record(changed)
         outcomes.update({d.pk: d.status for d in changed})
     from .tasks import welcome_send as welcome_send_task
     from .tasks import welcome_send_now
@@ -534,6 +533,25 @@ def welcome_send_many(delivery_ids: list[int]) -> dict[int, str]:
         welcome_send_now(delivery.pk)
         outcomes[delivery.pk] = WelcomeDelivery.objects.filter(pk=delivery.pk).values_list("status", flat=True)[0]
     return outcomes
+
+
+def _deliveries_record(deliveries: list[WelcomeDelivery]) -> None:
+    """Write the outcome of each delivery, one statement (bulk_update's CASE per field cost more than the sends)."""
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE wecom_welcomedelivery w
+               SET status = v.status, errcode = v.errcode, sent_at = v.sent_at, content = v.content::jsonb,
+                   coupon_code = v.coupon_code, latency_ms = v.latency_ms
+              FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[], %s::int[])
+                   AS v(id, status, errcode, sent_at, content, coupon_code, latency_ms)
+             WHERE w.id = v.id
+            """,
+            [[d.pk for d in deliveries], [d.status for d in deliveries], [d.errcode for d in deliveries],
+             [d.sent_at for d in deliveries], [json.dumps(d.content or {}, ensure_ascii=False) for d in deliveries],
+             [d.coupon_code or "" for d in deliveries], [d.latency_ms for d in deliveries]])
 
 
 def _welcome_coupons_reserve(template, group, code_new, valid_until_of) -> dict | None:
