@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from members.models import Member
-from tenants.services import audit
+from tenants.services import audit, audit_many
 
 from .models import Guide, GuideStatus
+
+# Sent by ``relationships_create_new`` with ``relationships`` (the rows it inserted at once, which send no
+# post_save): the listeners of a created relationship (the customers-added leaderboards) take them all in one go.
+relationships_created = Signal()
 
 
 def relationship_record(*, guide: Guide, member: Member, external_userid: str = "", channel: str = "",
@@ -47,6 +52,26 @@ def relationship_record(*, guide: Guide, member: Member, external_userid: str = 
             audit(action=f"relationship.{change}", brand=guide.brand, member_id=member.pk, guide_id=guide.pk,
                   channel=channel)
     return relationship, change
+
+
+def relationships_create_new(*, brand, rows: list[dict]) -> list:
+    """Relationships of customers who have just become members (no relationship of theirs can exist yet): one
+    INSERT for the brand. Each row: guide, member, external_userid, channel, state, added_at (lifecycle day 0).
+    The same rows, audit entries and listeners as ``relationship_record`` creating each one."""
+    from .brand.models import Relationship
+
+    if not rows:
+        return []
+    with transaction.atomic(savepoint=False), schema_context(brand.schema_name):
+        created = Relationship.objects.bulk_create([
+            Relationship(guide=row["guide"], member=row["member"], external_userid=row.get("external_userid", ""),
+                         channel=row.get("channel", "")[:64], state=row.get("state", "")[:64],
+                         added_at=row.get("added_at") or timezone.now()) for row in rows])
+        audit_many([{"action": "relationship.created", "brand": brand, "member_id": r.member_id,
+                     "guide_id": r.guide_id, "channel": row.get("channel", "")} for r, row in zip(created, rows,
+                                                                                                strict=True)])
+        relationships_created.send(sender=Relationship, relationships=created)
+    return created
 
 
 def relationship_add(*, guide: Guide, member: Member, external_userid: str = "", channel: str = "",

@@ -84,20 +84,30 @@ def _scopes(place: GuidePlace) -> list[tuple[str, object]]:
 
 def bump(*, metric: str, guide_id: int, amount: float, at: dt.datetime | None = None) -> None:
     """Move a guide on every board they are on (4 scopes x 3 periods) in one round trip."""
-    at = at or timezone.now()
-    place = _places([guide_id]).get(guide_id)
-    if place is None or not amount:
+    bump_many(metric=metric, moves=[(guide_id, amount, at)])
+
+
+def bump_many(*, metric: str, moves: list[tuple[int, float, dt.datetime | None]]) -> None:
+    """``bump`` for several (guide_id, amount, at) at once: one directory read and one Redis round trip."""
+    moves = [(guide_id, amount, at) for guide_id, amount, at in moves if amount]
+    if not moves:
         return
+    now = timezone.now()
+    places = _places({guide_id for guide_id, _amount, _at in moves})
     try:
         pipe = redis_client().pipeline(transaction=False)
-        for period in PERIODS:
-            for scope, scope_id in _scopes(place):
-                key = board_key(metric, period, at, scope, scope_id)
-                pipe.zincrby(key, amount, guide_id)
-                pipe.expire(key, TTL[period])
+        for guide_id, amount, at in moves:
+            place = places.get(guide_id)
+            if place is None:
+                continue
+            for period in PERIODS:
+                for scope, scope_id in _scopes(place):
+                    key = board_key(metric, period, at or now, scope, scope_id)
+                    pipe.zincrby(key, amount, guide_id)
+                    pipe.expire(key, TTL[period])
         pipe.execute()
     except Exception:  # the record is in PostgreSQL; a rebuild repairs the boards
-        log.warning("incentives.leaderboard_bump_failed", extra={"guide_id": guide_id, "metric": metric},
+        log.warning("incentives.leaderboard_bump_failed", extra={"guide_ids": sorted(places), "metric": metric},
                     exc_info=True)
 
 
@@ -122,16 +132,25 @@ def on_relationship_saved(sender, instance, created, **kwargs) -> None:
                                            at=instance.added_at))
 
 
+def on_relationships_created(sender, relationships, **kwargs) -> None:
+    from django.db import transaction
+
+    moves = [(r.guide_id, 1, r.added_at) for r in relationships]
+    transaction.on_commit(lambda: bump_many(metric="customers", moves=moves))
+
+
 def connect() -> None:
     from django.db.models.signals import post_save
 
     from guides.brand.models import Relationship
+    from guides.services import relationships_created
 
     from . import feed, services
 
     feed.on_order(_on_order)
     services.on_reward_credited(_on_credit)
     post_save.connect(on_relationship_saved, sender=Relationship, dispatch_uid="incentives.customers_added")
+    relationships_created.connect(on_relationships_created, dispatch_uid="incentives.customers_added_many")
 
 
 # --------------------------------------------------------------------------- rebuild from the database

@@ -236,6 +236,111 @@ def member_enroll(
     return EnrollResult(member, brand_member, member_created, membership_created)
 
 
+@dataclass(frozen=True)
+class Enrolment:
+    """One person to enrol in ``brand`` (the arguments of ``member_enroll``), for ``members_enroll_new``."""
+
+    brand: Brand
+    identity: Identity
+    profile: Profile = Profile()
+    guide: object = None
+    channel: str = ""
+
+
+def _lock_many(keys: list[str]) -> None:
+    """``_advisory_lock`` for every key, in one statement, in the order given (callers sort: no deadlock with
+    ``member_enroll``, which takes each enrolment's keys sorted the same way)."""
+    numbers = [int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True) for key in keys]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, i)",
+                       [numbers])
+
+
+def members_enroll_new(*, enrolments: list[Enrolment], actor: str = "system") -> list[EnrollResult | None]:
+    """Enrol many people the mall does not know yet, set-based: the common case of a burst of WeCom adds.
+
+    For each enrolment: its result (a new Member, its WeCom id and its brand membership, like
+    ``member_enroll`` creating one), or None when it is not a plain new person: an identity that already
+    belongs to a member or appears earlier in the list, a phone or member code (they need their checks), a
+    suspended brand, an inactive guide. The caller enrols those with ``member_enroll``, which merges and
+    reuses. A handful of statements whatever the number of people. Must run inside the caller's transaction:
+    the identities' advisory locks (the same as ``member_enroll``'s) are held until it ends.
+    """
+    from members.brand.models import BrandMember
+
+    assert connection.in_atomic_block, "members_enroll_new needs the caller's transaction"
+    results: list[EnrollResult | None] = [None] * len(enrolments)
+    candidates: dict[int, Identity] = {}
+    seen: set[str] = set()
+    for n, enrolment in enumerate(enrolments):
+        identity = enrolment.identity
+        if identity.phone or identity.member_code or not (identity.external_userid or identity.unionid):
+            continue
+        identity = _clean_identity(identity)
+        guide = enrolment.guide
+        if not enrolment.brand.is_active or (guide is not None and (guide.brand_id != enrolment.brand.pk
+                                                                    or not guide.is_active)):
+            continue
+        keys = identity.lock_keys()
+        if seen.intersection(keys):
+            continue
+        seen.update(keys)
+        candidates[n] = identity
+    if not candidates:
+        return results
+    _lock_many(sorted(seen))
+    known_ext = set(MemberExternalId.objects.filter(
+        external_userid__in=[i.external_userid for i in candidates.values() if i.external_userid]
+    ).values_list("corp_id", "external_userid"))
+    known_union = set(Member.objects.filter(
+        unionid__in=[i.unionid for i in candidates.values() if i.unionid]).values_list("unionid", flat=True))
+    candidates = {n: i for n, i in candidates.items()
+                  if (i.corp_id, i.external_userid) not in known_ext and i.unionid not in known_union}
+    if not candidates:
+        return results
+    tier = _lowest_tier_code()
+    members = {}
+    for n, identity in candidates.items():
+        enrolment = enrolments[n]
+        members[n] = Member(code=member_code_new(), unionid=identity.unionid or None,
+                            name=enrolment.profile.name[:50], gender=enrolment.profile.gender or Gender.UNKNOWN,
+                            birthday=enrolment.profile.birthday,
+                            marketing_consent=bool(enrolment.profile.marketing_consent),
+                            first_brand=enrolment.brand, first_guide=enrolment.guide,
+                            first_channel=enrolment.channel[:64], tier=tier)
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                Member.objects.bulk_create(list(members.values()))
+            break
+        except IntegrityError as exc:  # a member code taken (1 in 10^8 per code): draw them all again
+            if "code" not in str(exc) or attempt == 4:
+                raise
+            for member in members.values():
+                member.code = member_code_new()
+    MemberExternalId.objects.bulk_create([
+        MemberExternalId(corp_id=candidates[n].corp_id, external_userid=candidates[n].external_userid, member=member)
+        for n, member in members.items() if candidates[n].external_userid])
+    joined_at = timezone.now()
+    by_schema: dict[str, list[int]] = {}
+    for n in members:
+        by_schema.setdefault(enrolments[n].brand.schema_name, []).append(n)
+    for schema, ns in by_schema.items():
+        with schema_context(schema):
+            memberships = BrandMember.objects.bulk_create([
+                BrandMember(member=members[n], joined_at=joined_at, source_guide=enrolments[n].guide,
+                            source_channel=enrolments[n].channel[:64]) for n in ns])
+        for n, membership in zip(ns, memberships, strict=True):
+            results[n] = EnrollResult(members[n], membership, True, True)
+    from tenants.services import audit_many
+
+    audit_many([{"action": "member.enrolled", "actor": actor, "brand": enrolments[n].brand, "member_id": member.pk,
+                 "guide_id": getattr(enrolments[n].guide, "pk", None), "channel": enrolments[n].channel,
+                 "member_created": True} for n, member in members.items()])
+    logger.info("member.enrolled_many", extra={"count": len(members)})
+    return results
+
+
 # --------------------------------------------------------------------------- points and tiers
 
 def _lowest_tier_code() -> str:
@@ -465,11 +570,8 @@ def coupon_code_new(prefix: str) -> str:
     return prefix + "".join(secrets.choice(COUPON_ALPHABET) for _ in range(11))
 
 
-def coupon_issue(*, template: CouponTemplateBase, member: Member, guide=None, channel: str = "",
-                 actor: str = "system", now: dt.datetime | None = None) -> CouponBase:
-    """Issue one coupon of ``template`` to ``member`` (mall or brand coupon: the current schema's)."""
-    now = now or timezone.now()
-    model = template.coupons.model
+def coupon_valid_until(template: CouponTemplateBase, *, now: dt.datetime) -> dt.datetime:
+    """Until when a coupon of ``template`` issued ``now`` is valid; Conflict when it cannot be issued now."""
     if not template.is_active or (template.valid_until and template.valid_until <= now) or (
             template.valid_from and template.valid_from > now and not template.valid_days):
         raise Conflict("This coupon cannot be issued now (inactive or outside its validity). 该券当前不可发放。",
@@ -479,6 +581,15 @@ def coupon_issue(*, template: CouponTemplateBase, member: Member, guide=None, ch
         valid_until = template.valid_until
     if valid_until is None:
         raise Conflict("The coupon template has no validity. 券模板未设置有效期。", code="coupon_unavailable")
+    return valid_until
+
+
+def coupon_issue(*, template: CouponTemplateBase, member: Member, guide=None, channel: str = "",
+                 actor: str = "system", now: dt.datetime | None = None) -> CouponBase:
+    """Issue one coupon of ``template`` to ``member`` (mall or brand coupon: the current schema's)."""
+    now = now or timezone.now()
+    model = template.coupons.model
+    valid_until = coupon_valid_until(template, now=now)
     with transaction.atomic():
         taken = type(template).objects.filter(pk=template.pk).filter(
             Q(stock__isnull=True) | Q(issued_count__lt=F("stock"))).update(issued_count=F("issued_count") + 1)

@@ -24,6 +24,18 @@ def audit(*, action: str, actor: str = "system", brand=None, member_id=None, gui
     )
 
 
+def audit_many(rows: list[dict]) -> None:
+    """Several timeline rows in one INSERT (a batch service); each dict takes ``audit()``'s arguments."""
+    events = []
+    for row in rows:
+        row = dict(row)
+        fixed = {key: row.pop(key, default) for key, default in
+                 (("action", None), ("actor", "system"), ("brand", None), ("member_id", None), ("guide_id", None))}
+        events.append(AuditEvent(**fixed, data=row))
+    if events:
+        AuditEvent.objects.bulk_create(events)
+
+
 def brand_onboard(*, name: str, slug: str, category: str, name_en: str = "", actor: str = "system") -> Brand:
     """Create a brand tenant: its row, its domain and its PostgreSQL schema (migrated)."""
     slug = (slug or "").strip().lower()

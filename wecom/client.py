@@ -36,6 +36,8 @@ RATE_ERRCODES = {45009, 45033}
 NOT_REDRIVABLE = {"externalcontact/send_welcome_msg", "externalcontact/add_msg_template",
                   "externalcontact/transfer_customer", "externalcontact/resigned/transfer_customer"}
 SECRET_FIELDS = {"access_token", "corpsecret", "secret"}
+# How long a process trusts the token it read from Redis before reading it again (well inside its 2 hours).
+TOKEN_MEMORY_SECONDS = 30
 
 
 class WeComError(Exception):
@@ -76,6 +78,7 @@ class WeComClient(WeChatClient):
         if ca_bundle:
             self._http.verify = ca_bundle
         self._held_records: list[dict] | None = None
+        self._token, self._token_until = None, 0.0
 
     @contextmanager
     def records_held(self):
@@ -89,8 +92,24 @@ class WeComClient(WeChatClient):
             yield
         finally:
             held, self._held_records = self._held_records, None
-            for fields in held:
-                _record_call(**fields)
+            _record_calls(held)
+
+    @property
+    def access_token(self):
+        """The shared token from Redis, remembered in this process for a little while: a burst of adds makes two
+        calls per customer, and a Redis round trip before each cost as much as the call's own bookkeeping. A
+        token WeCom stops accepting sooner is dropped at its first refusal (the one retry in ``_request``)."""
+        now = time.monotonic()
+        if self._token is not None and now < self._token_until:
+            return self._token
+        token = super().access_token
+        self._token, self._token_until = token, now + TOKEN_MEMORY_SECONDS
+        return token
+
+    def _forget_token(self) -> None:
+        self.session.delete(self.access_token_key)
+        self.expires_at = None
+        self._token = None
 
     @property
     def access_token_key(self) -> str:
@@ -125,8 +144,7 @@ class WeComClient(WeChatClient):
                     errcode, errmsg = exc.errcode, str(exc.errmsg or "")
                     if errcode in TOKEN_ERRCODES and attempts == 1:
                         # a token WeCom no longer accepts: drop it, fetch a new one, retry once
-                        self.session.delete(self.access_token_key)
-                        self.expires_at = None
+                        self._forget_token()
                         continue
                     if errcode in RATE_ERRCODES:
                         status = "rate_limited"
@@ -272,14 +290,27 @@ def mall_client(*, agent: bool = False) -> WeComClient:
 
 
 def _record_call(**fields) -> None:
+    _record_calls([fields])
+
+
+def _record_calls(held: list[dict]) -> None:
+    """Write call records, several in one INSERT (a batch of customer adds makes dozens of calls)."""
     from .models import ApiCall
 
-    fields["redrivable"] = fields["endpoint"] not in NOT_REDRIVABLE
-    fields["errmsg"] = (fields.get("errmsg") or "")[:255]
+    if not held:
+        return
+    rows = []
+    for fields in held:
+        fields["redrivable"] = fields["endpoint"] not in NOT_REDRIVABLE
+        fields["errmsg"] = (fields.get("errmsg") or "")[:255]
+        rows.append(ApiCall(**fields))
     try:
-        ApiCall.objects.create(**fields)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            ApiCall.objects.bulk_create(rows)
     except Exception:  # the call log must never break the call itself
-        logger.warning("wecom.call_not_recorded", extra={"endpoint": fields["endpoint"]}, exc_info=True)
+        logger.warning("wecom.call_not_recorded", extra={"endpoint": held[0]["endpoint"]}, exc_info=True)
 
 
 def api_call_redrive(call) -> dict:

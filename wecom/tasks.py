@@ -54,3 +54,14 @@ def welcome_send_now(delivery_id: int) -> None:
         welcome_send.apply_async((delivery_id,), countdown=2)
     except Exception:
         logger.exception("wecom.welcome_send_failed", extra={"delivery_id": delivery_id})
+
+
+def welcome_send_many_now(delivery_ids: list[int]) -> None:
+    """``welcome_send_now`` for the deliveries of a batch of adds (wecom/adds.py), in the worker that just
+    committed them. Should anything fail, the deliveries stay pending and the sweeper sends them in time."""
+    if not delivery_ids:
+        return
+    try:
+        services.welcome_send_many(delivery_ids)
+    except Exception:
+        logger.exception("wecom.welcome_send_failed", extra={"deliveries": len(delivery_ids)})

@@ -256,3 +256,5 @@ WECOM_CORP_ID_DEFAULT = WECOM_CORP_ID or "ww-demo-mall"
 WECOM_INBOX_SWEEP_AFTER_SECONDS = env.int("WECOM_INBOX_SWEEP_AFTER_SECONDS", default=15)
 # A worker's claim on an event; a worker killed mid-event frees it after this long.
 WECOM_INBOX_CLAIM_SECONDS = env.int("WECOM_INBOX_CLAIM_SECONDS", default=300)
+# Pending customer adds one worker takes at once (wecom/adds.py); 1 processes each add on its own.
+WECOM_ADD_BATCH_SIZE = env.int("WECOM_ADD_BATCH_SIZE", default=40)

@@ -40,6 +40,8 @@ def calls(monkeypatch):
 
     order = []
     monkeypatch.setattr(wecom_tasks, "welcome_send_now", lambda delivery_id: order.append(("welcome", delivery_id)))
+    # a new customer's add goes the batch way (wecom/adds.py), which sends its batch's welcomes at once
+    monkeypatch.setattr(wecom_tasks, "welcome_send_many_now", lambda ids: order.append(("welcome", ids)))
     real = newbie_tasks.refresh_guides
 
     class Recorder:
