@@ -413,7 +413,9 @@ def _triggers_project(params: dict, *, brand_id: int | None) -> tuple[list[dict]
             cutoff = params["today"] if params["pending"] else first - dt.timedelta(days=1)
             sql_params = {"first": first, "day": params["last"], "preview_first": params["first"],
                           "cutoff": cutoff, "tz": params["tz"], "n": config.offset, "brand_id": brand_id,
-                          "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind}
+                          "window": config.due_window_days, "ref": f"trigger:{config.kind}", "kind": config.kind,
+                          # the engine's nightly run (not a same-day re-run): every member of the brand
+                          "all_members": True, "since": None, "seen_id": 0}
             if config.kind == "birthday":
                 keys, dates, issue = _birthday_keys(first=first, day=params["last"], n=config.offset)
                 sql_params.update(bday_keys=keys, bday_dates=dates, bday_issue=issue)
