@@ -755,9 +755,17 @@ class Bench:
 
     def purge_queue(self) -> None:
         """Drop the queued process_callback tasks of the ingestion events (all of them for no guide, so the
-        worker would only mark them ignored) so the next phase starts with an idle worker. The events stay
-        in the inbox as pending; nothing else uses this bench database."""
+        worker would only mark them ignored) so the next phase starts with an idle worker, and mark those
+        events ignored in the inbox: a worker taking a batch of adds also takes pending adds it finds there,
+        so thousands of them left pending would be drained during the welcome phase, as the sweeper would."""
         import redis
+
+        conn = self.db()
+        with conn.cursor() as cursor:
+            cursor.execute("UPDATE wecom_callbackevent SET status = 'ignored', result = 'bench: ingestion only', "
+                           "processed_at = now() WHERE user_id = %s AND status IN ('pending', 'processing')",
+                           [NOBODY])
+        conn.close()
 
         client = redis.Redis.from_url(self.redis_url)
         dropped = 0
